@@ -1,0 +1,26 @@
+# faqbot: docker run -v ./knowledge:/app/knowledge -v faqbot-state:/state -e FAQBOT_DISCORD_TOKEN=... faqbot run discord
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FAQBOT_KNOWLEDGE=/app/knowledge \
+    FAQBOT_STATE_DIR=/state
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY faqbot ./faqbot
+# The package installed is this checkout; its dependencies are bounded in pyproject.toml.
+# hadolint ignore=DL3013
+RUN pip install ".[discord,matrix]"
+COPY knowledge ./knowledge
+
+RUN useradd --create-home --uid 10001 faqbot \
+    && mkdir -p /state \
+    && chown faqbot:faqbot /state
+USER faqbot
+
+VOLUME ["/app/knowledge", "/state"]
+ENTRYPOINT ["faqbot"]
+CMD ["console"]

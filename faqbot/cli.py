@@ -1,0 +1,187 @@
+"""The `faqbot` command line: ask, list, check, console, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from faqbot.matching.decision import Mode, Outcome, decide
+from faqbot.matching.index import Candidate
+from faqbot.platforms.console import run_console
+from faqbot.render import render_plain
+from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings
+from faqbot.sources.loader import default_knowledge_path, load_knowledge
+from faqbot.sources.model import Knowledge
+
+log = logging.getLogger("faqbot")
+
+
+def _knowledge_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--knowledge",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="knowledge folder or file (repeatable; default: $FAQBOT_KNOWLEDGE or the bundled knowledge/)",
+    )
+    parser.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faqbot", description="Answers members' questions from your docs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="what the bot would say to a question (or to each line of stdin)")
+    _knowledge_options(ask)
+    ask.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.EXPLICIT.value)
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("question", nargs="*", help="the question; read one per line from stdin when absent")
+
+    listing = commands.add_parser("list", help="what `!faq list` shows")
+    _knowledge_options(listing)
+    listing.add_argument("--page", type=int, help="one page, as in chat (default: everything)")
+
+    check = commands.add_parser("check", help="validate knowledge; non-zero exit on errors")
+    _knowledge_options(check)
+
+    console = commands.add_parser("console", help="chat with the bot in the terminal")
+    _knowledge_options(console)
+
+    run = commands.add_parser("run", help="run the bot on a chat platform (configured by environment)")
+    _knowledge_options(run)
+    run.add_argument("platform", choices=["discord", "matrix"])
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Knowledge:
+    paths = args.knowledge
+    if not paths:
+        from_env = os.environ.get("FAQBOT_KNOWLEDGE")
+        paths = [Path(p) for p in from_env.split(os.pathsep) if p] if from_env else [default_knowledge_path()]
+    base_url = args.base_url or os.environ.get("FAQBOT_BASE_URL") or None
+    return load_knowledge(paths, base_url)
+
+
+def _report_load_errors(knowledge: Knowledge) -> None:
+    for problem in knowledge.errors:
+        print(f"faqbot: {problem}", file=sys.stderr)
+
+
+def _candidate_json(candidate: Candidate) -> dict[str, Any]:
+    entry = candidate.entry
+    return {"id": entry.id, "title": entry.title, "url": entry.url, "score": round(candidate.score, 4)}
+
+
+def _questions(args: argparse.Namespace) -> list[str] | None:
+    if args.question:
+        return [" ".join(args.question)]
+    return None
+
+
+def command_ask(args: argparse.Namespace) -> int:
+    knowledge = _load(args)
+    _report_load_errors(knowledge)
+    mode = Mode(args.mode)
+    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0))
+    questions = _questions(args)
+    lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
+    for question in lines:
+        if not question.strip():
+            continue
+        if args.json:
+            ranked = responder.index.rank(question, limit=10)
+            decision = decide(ranked, mode, text=question)
+            record = {
+                "question": question,
+                "answer": decision.outcome is Outcome.ANSWER,
+                "best": _candidate_json(ranked[0]) if ranked else None,
+                "suggestions": [_candidate_json(c) for c in decision.suggestions],
+            }
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+            continue
+        reply = responder.respond(IncomingMessage(question, "cli", "cli", addressed=mode is Mode.EXPLICIT))
+        print(render_plain(reply) if reply else "(the bot stays silent)", flush=True)
+        if questions is None:
+            print(flush=True)
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    knowledge = _load(args)
+    _report_load_errors(knowledge)
+    page_size = args.page and ResponderSettings().list_page_size
+    settings = ResponderSettings(list_page_size=page_size or max(1, len(knowledge.entries)))
+    responder = Responder(knowledge, settings)
+    listing = responder.list_page(args.page or 1)
+    print(render_plain(Reply(ReplyKind.LIST, listing=listing)))
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    knowledge = _load(args)
+    for problem in knowledge.problems:
+        print(problem)
+    sections = sum(1 for e in knowledge.entries if e.kind == "section")
+    print(
+        f"{len(knowledge.entries)} entries ({sections} sections), "
+        f"{len(knowledge.errors)} errors, {len(knowledge.warnings)} warnings",
+        file=sys.stderr,
+    )
+    return 1 if knowledge.errors else 0
+
+
+def command_console(args: argparse.Namespace) -> int:
+    knowledge = _load(args)
+    _report_load_errors(knowledge)
+    return run_console(Responder(knowledge), sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+
+
+def command_run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    knowledge = _load(args)
+    for problem in knowledge.errors:
+        log.warning("knowledge: %s", problem)
+    log.info("loaded %d entries", len(knowledge.entries))
+    settings = ResponderSettings()
+    if os.environ.get("FAQBOT_COOLDOWN_SECONDS"):
+        settings.cooldown_seconds = float(os.environ["FAQBOT_COOLDOWN_SECONDS"])
+    responder = Responder(knowledge, settings)
+    if args.platform == "discord":
+        from faqbot.platforms.discord_bot import main as run_discord
+
+        return run_discord(responder, os.environ)
+    from faqbot.platforms.matrix_bot import main as run_matrix
+
+    return run_matrix(responder, os.environ)
+
+
+COMMANDS = {
+    "ask": command_ask,
+    "list": command_list,
+    "check": command_check,
+    "console": command_console,
+    "run": command_run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Matching a question to entries, and deciding whether to answer."""

@@ -1,0 +1,130 @@
+"""Turning chat text into comparable terms: case, accents, punctuation, contractions,
+chat shorthand, stop words and word endings stop mattering here."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_stemmer = snowballstemmer.stemmer("english")
+
+# Chat shorthand and contractions, expanded before anything else.
+_EXPANSIONS = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "ya": "you",
+    "y'all": "you all",
+    "yall": "you all",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "ty": "thanks",
+    "w/": "with",
+    "w/o": "without",
+    "b/c": "because",
+    "cuz": "because",
+    "bc": "because",
+    "abt": "about",
+    "mod": "moderator",
+    "mods": "moderators",
+    "admin": "administrator",
+    "admins": "administrators",
+    "defed": "defederate",
+    "defeded": "defederated",
+    "defedded": "defederated",
+    "fedi": "fediverse",
+    "ai": "ai",
+    "llm": "llm",
+    "llms": "llm",
+    "won't": "will not",
+    "can't": "can not",
+    "cannot": "can not",
+    "n't": "not",
+}
+
+_CONTRACTION_SUFFIX = re.compile(r"(\w)'(s|re|ve|ll|d|m|t)\b")
+_WORD = re.compile(r"[a-z0-9]+(?:[./+#-][a-z0-9]+)*")
+
+# Words that carry no topic in a question or in chat. Question words are kept on
+# purpose ("who runs this" and "where is this hosted" differ only by them).
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any anyone anybody anything are aren as at be
+    because been before being below between both but by can could did didn do does doesn doing don
+    during each else ever every few for from further get gets getting got had has have having he her
+    here hers herself him himself his i if in into is isn it its itself just know knows let like me
+    mine more most my myself no nor not now of on once only or other our ours ourselves over own
+    please really same she should so some someone something such than thank thanks that the their
+    theirs them themselves then there these they this those through to too under until us very was
+    wasn we were weren will with would you your yours yourself yourselves hey hi hello guys folks
+    yeah yes ok okay wondering wonder anyone somebody tell question quick curious im ive id youre
+    theyre thats whats
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+QUESTION_WORDS = frozenset({"who", "what", "when", "where", "why", "how", "which", "whom", "whose"})
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents and typographic quotes."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+
+
+def words(text: str) -> list[str]:
+    """Words of `text` after folding, contraction and shorthand expansion."""
+    folded = fold(text)
+    expanded: list[str] = []
+    for raw in folded.split():
+        raw = raw.strip(".,!?;:()[]{}<>\"'*_~")
+        replacement = _EXPANSIONS.get(raw)
+        if replacement is not None:
+            expanded.append(replacement)
+            continue
+        raw = raw.replace("n't", " not")
+        raw = _CONTRACTION_SUFFIX.sub(r"\1", raw)
+        expanded.append(raw)
+    out: list[str] = []
+    for match in _WORD.finditer(" ".join(expanded)):
+        token = match.group(0)
+        # "vmst.io" stays one word; other punctuation inside a word splits it.
+        if "." in token and not re.fullmatch(r"[a-z0-9-]+\.(io|org|com|net|social|xyz|dev)", token):
+            out.extend(t for t in re.split(r"[./+#]", token) if t)
+        else:
+            out.append(token)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def is_stop_word(word: str) -> bool:
+    return word in STOP_WORDS
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words that say what the text is about (stop words dropped)."""
+    return [stem(w) for w in words(text) if w not in STOP_WORDS]
+
+
+_QUESTION_OPENERS = frozenset(
+    {
+        "who", "what", "when", "where", "why", "how", "which", "is", "are", "am", "do", "does", "did",
+        "can", "could", "will", "would", "should", "shall", "may", "might", "has", "have", "had",
+        "was", "were", "anyone", "any", "anybody", "isn", "aren", "don", "doesn",
+    }
+)  # fmt: skip
+
+
+def looks_like_question(text: str) -> bool:
+    """True for a message phrased as a question: passive answers only go to those."""
+    if "?" in text:
+        return True
+    first = words(text)[:1]
+    return bool(first) and first[0] in _QUESTION_OPENERS

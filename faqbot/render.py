@@ -1,0 +1,207 @@
+"""One `Reply`, three ways: plain text (console), Discord message+embed, Matrix HTML.
+
+The wording of every reply is decided here, once; adapters only send it. Text
+that came from knowledge files is defused so that it cannot ping a crowd
+(`@everyone`, `@here`, `@room`) or a role, whatever a moderator typed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from faqbot.responder import Reply, ReplyKind
+from faqbot.sources.model import Entry
+
+DISCORD_CONTENT_LIMIT = 2000
+DISCORD_TITLE_LIMIT = 256
+DISCORD_DESCRIPTION_LIMIT = 4096
+DISCORD_FIELD_LIMIT = 25
+DISCORD_FIELD_NAME_LIMIT = 256
+DISCORD_FIELD_VALUE_LIMIT = 1024
+CHAT_ANSWER_LIMIT = 700  # an answer in chat is a summary; the link has the rest
+
+_ZERO_WIDTH_SPACE = "\u200b"
+_CROWD_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
+_DISCORD_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def defuse_mentions(text: str) -> str:
+    """Break crowd and role mentions so no platform treats them as pings."""
+    text = _CROWD_MENTION.sub(lambda m: "@" + _ZERO_WIDTH_SPACE + m.group(1), text)
+    return _DISCORD_MENTION.sub(lambda m: "<" + m.group(1) + _ZERO_WIDTH_SPACE + m.group(2) + ">", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters at a paragraph, line or word boundary."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for boundary in ("\n\n", "\n", ". ", " "):
+        position = cut.rfind(boundary)
+        if position > limit // 2:
+            cut = cut[: position + (1 if boundary == ". " else 0)]
+            break
+    return cut.rstrip() + " …"
+
+
+def help_lines(prefix: str) -> list[str]:
+    return [
+        f"{prefix} <question> — ask me anything covered by the community's docs",
+        f"{prefix} list — what I know about (add a page number: {prefix} list 2)",
+        f"{prefix} help — this message",
+        "I also answer plain questions in chat when I am confident, and stay quiet otherwise.",
+    ]
+
+
+def _entry_label(entry: Entry) -> str:
+    return entry.title if entry.url is None else f"{entry.title} <{entry.url}>"
+
+
+# -- plain text ---------------------------------------------------------------
+
+
+def render_plain(reply: Reply) -> str:
+    """Reply as plain text: the console, and Matrix's fallback `body`."""
+    prefix = reply.command_prefix
+    if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
+        entry = reply.entry
+        lines = [f"{entry.title}", "", shorten(entry.answer, CHAT_ANSWER_LIMIT)]
+        if entry.url:
+            lines += ["", f"More: {entry.url}"]
+        return defuse_mentions("\n".join(lines))
+    if reply.kind is ReplyKind.SUGGESTIONS:
+        lines = ["I'm not sure. Did you mean:"]
+        lines += [f"- {_entry_label(e)}" for e in reply.suggestions]
+        lines.append(f"Ask again with {prefix} and the topic you want.")
+        return defuse_mentions("\n".join(lines))
+    if reply.kind is ReplyKind.NO_ANSWER:
+        return f"Sorry, I don't have an answer for that. Try {prefix} list to see what I know."
+    if reply.kind is ReplyKind.LIST and reply.listing is not None:
+        listing = reply.listing
+        lines = [f"What I can answer (page {listing.page} of {listing.page_count}, {listing.total} topics):"]
+        for group in listing.groups:
+            lines.append(f"{group.title}:")
+            lines += [f"  - {_entry_label(e)}" for e in group.entries]
+        if listing.page < listing.page_count:
+            lines.append(f"More: {prefix} list {listing.page + 1}")
+        return defuse_mentions("\n".join(lines))
+    return "\n".join(help_lines(prefix))
+
+
+# -- Matrix ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatrixText:
+    body: str
+    formatted_body: str
+
+
+def _markdown_to_html(markdown: str) -> str:
+    return _markdown.render(markdown).strip()
+
+
+def _link_html(entry: Entry) -> str:
+    title = html.escape(entry.title)
+    if entry.url is None:
+        return title
+    return f'<a href="{html.escape(entry.url, quote=True)}">{title}</a>'
+
+
+def render_matrix(reply: Reply) -> MatrixText:
+    """Reply as a Matrix `body` plus `org.matrix.custom.html` `formatted_body`."""
+    body = render_plain(reply)
+    prefix = html.escape(reply.command_prefix)
+    if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
+        entry = reply.entry
+        parts = [
+            f"<p><strong>{_link_html(entry)}</strong></p>",
+            _markdown_to_html(shorten(entry.answer, CHAT_ANSWER_LIMIT)),
+        ]
+        if entry.url:
+            url = html.escape(entry.url, quote=True)
+            parts.append(f'<p>More: <a href="{url}">{url}</a></p>')
+        formatted = "\n".join(parts)
+    elif reply.kind is ReplyKind.SUGGESTIONS:
+        items = "".join(f"<li>{_link_html(e)}</li>" for e in reply.suggestions)
+        formatted = (
+            f"<p>I'm not sure. Did you mean:</p><ul>{items}</ul>"
+            f"<p>Ask again with <code>{prefix}</code> and the topic you want.</p>"
+        )
+    elif reply.kind is ReplyKind.LIST and reply.listing is not None:
+        listing = reply.listing
+        parts = [f"<p>What I can answer (page {listing.page} of {listing.page_count}, {listing.total} topics):</p>"]
+        for group in listing.groups:
+            items = "".join(f"<li>{_link_html(e)}</li>" for e in group.entries)
+            parts.append(f"<p><strong>{html.escape(group.title)}</strong></p><ul>{items}</ul>")
+        if listing.page < listing.page_count:
+            parts.append(f"<p>More: <code>{prefix} list {listing.page + 1}</code></p>")
+        formatted = "".join(parts)
+    elif reply.kind is ReplyKind.HELP:
+        formatted = (
+            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in help_lines(reply.command_prefix)) + "</ul>"
+        )
+    else:
+        formatted = f"<p>{html.escape(body)}</p>"
+    return MatrixText(body=body, formatted_body=defuse_mentions(formatted))
+
+
+# -- Discord --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscordText:
+    """Message `content` and embeds as Discord API dicts (`discord.Embed.from_dict`)."""
+
+    content: str
+    embeds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _discord_embed(entry: Entry) -> dict[str, Any]:
+    embed: dict[str, Any] = {
+        "title": shorten(defuse_mentions(entry.title), DISCORD_TITLE_LIMIT),
+        "description": shorten(defuse_mentions(entry.answer), min(CHAT_ANSWER_LIMIT, DISCORD_DESCRIPTION_LIMIT)),
+    }
+    if entry.url:
+        embed["url"] = entry.url
+    return embed
+
+
+def render_discord(reply: Reply) -> DiscordText:
+    """Reply as Discord content and embeds, within Discord's size limits."""
+    prefix = reply.command_prefix
+    if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
+        return DiscordText(content="", embeds=[_discord_embed(reply.entry)])
+    if reply.kind is ReplyKind.SUGGESTIONS:
+        lines = [f"- [{e.title}]({e.url})" if e.url else f"- {e.title}" for e in reply.suggestions]
+        embed = {
+            "title": "Did you mean…",
+            "description": shorten(defuse_mentions("\n".join(lines)), DISCORD_DESCRIPTION_LIMIT),
+        }
+        return DiscordText(content=f"I'm not sure. Ask again with `{prefix}` and the topic you want.", embeds=[embed])
+    if reply.kind is ReplyKind.LIST and reply.listing is not None:
+        listing = reply.listing
+        fields = []
+        for group in listing.groups[:DISCORD_FIELD_LIMIT]:
+            lines = [f"[{e.title}]({e.url})" if e.url else e.title for e in group.entries]
+            fields.append(
+                {
+                    "name": shorten(defuse_mentions(group.title), DISCORD_FIELD_NAME_LIMIT),
+                    "value": shorten(defuse_mentions("\n".join(lines)), DISCORD_FIELD_VALUE_LIMIT),
+                    "inline": False,
+                }
+            )
+        embed = {
+            "title": f"What I can answer ({listing.total} topics)",
+            "fields": fields,
+            "footer": {"text": f"Page {listing.page} of {listing.page_count}"},
+        }
+        more = f" Next page: `{prefix} list {listing.page + 1}`" if listing.page < listing.page_count else ""
+        return DiscordText(content=shorten(more.strip(), DISCORD_CONTENT_LIMIT), embeds=[embed])
+    return DiscordText(content=shorten(render_plain(reply), DISCORD_CONTENT_LIMIT))

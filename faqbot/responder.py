@@ -1,0 +1,216 @@
+"""Platform-free conversation logic: what, if anything, the bot says to a message.
+
+Adapters (console, Discord, Matrix) turn their events into `IncomingMessage`,
+call `Responder.respond`, and send the `Reply` they get back rendered by
+`faqbot.render`. Everything that decides *whether* and *what* to answer lives
+here, driven by plain strings and an injectable clock, so tests need no network.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from faqbot.matching.decision import Mode, Outcome, decide
+from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.sources.model import Entry, Knowledge
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A chat message as the core sees it.
+
+    `text` has the bot's own mention already removed by the adapter; `addressed`
+    is true when the member spoke to the bot directly (a mention, a direct
+    message), which earns the explicit treatment without `!faq`.
+    """
+
+    text: str
+    conversation_id: str
+    sender_id: str
+    addressed: bool = False
+
+
+class ReplyKind(Enum):
+    ANSWER = "answer"
+    SUGGESTIONS = "suggestions"
+    NO_ANSWER = "no_answer"
+    LIST = "list"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class ListingGroup:
+    title: str
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of `!faq list`."""
+
+    groups: tuple[ListingGroup, ...]
+    page: int
+    page_count: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says. Never carries the member's own text, so nothing they
+    typed can be turned into a ping by echoing it."""
+
+    kind: ReplyKind
+    passive: bool = False
+    entry: Entry | None = None
+    score: float = 0.0
+    suggestions: tuple[Entry, ...] = ()
+    listing: Listing | None = None
+    command_prefix: str = "!faq"
+
+
+@dataclass
+class ResponderSettings:
+    command_prefix: str = "!faq"
+    passive_by_default: bool = True
+    cooldown_seconds: float = 600.0
+    list_page_size: int = 15
+    suggestion_count: int = 3
+
+
+_LIST_WORDS = {"list", "ls", "all", "topics", "index"}
+_HELP_WORDS = {"help", "?", "commands", "usage"}
+_PAGE_PATTERN = re.compile(r"^(?:page\s*)?(\d{1,4})$")
+
+
+@dataclass
+class Responder:
+    """Decides the bot's reply to each message; keeps per-conversation state."""
+
+    knowledge: Knowledge
+    settings: ResponderSettings = field(default_factory=ResponderSettings)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self._index = MatchIndex(self.knowledge.entries)
+        self._passive_overrides: dict[str, bool] = {}
+        self._last_answered: dict[tuple[str, str], float] = {}
+
+    # -- knowledge -----------------------------------------------------------
+
+    def replace_knowledge(self, knowledge: Knowledge) -> None:
+        """Swap in freshly loaded knowledge; callers only do so when it loaded cleanly."""
+        index = MatchIndex(knowledge.entries)
+        self.knowledge, self._index = knowledge, index
+
+    @property
+    def index(self) -> MatchIndex:
+        return self._index
+
+    # -- per-conversation settings --------------------------------------------
+
+    def set_passive(self, conversation_id: str, enabled: bool) -> None:
+        self._passive_overrides[conversation_id] = enabled
+
+    def passive_enabled(self, conversation_id: str) -> bool:
+        return self._passive_overrides.get(conversation_id, self.settings.passive_by_default)
+
+    # -- the conversation ----------------------------------------------------
+
+    def respond(self, message: IncomingMessage) -> Reply | None:
+        """The reply to `message`, or None to stay silent."""
+        text = message.text.strip()
+        command = self._command_argument(text)
+        if command is not None:
+            return self._run_command(command, message)
+        if message.addressed:
+            if not text:
+                return self._help()
+            return self._explicit_answer(text, message)
+        return self._passive_answer(text, message)
+
+    def autocomplete(self, partial: str, limit: int = 25) -> list[Entry]:
+        """Entries to offer while a member is still typing a question."""
+        if not partial.strip():
+            return self.knowledge.entries[:limit]
+        return [c.entry for c in self._index.rank(partial, limit=limit)]
+
+    def list_page(self, page: int = 1) -> Listing:
+        """`!faq list`, grouped by section of the knowledge, one page at a time."""
+        entries = [e for e in self.knowledge.entries if e.kind != "section"]
+        size = max(1, self.settings.list_page_size)
+        page_count = max(1, math.ceil(len(entries) / size))
+        page = min(max(1, page), page_count)
+        chunk = entries[(page - 1) * size : page * size]
+        groups: list[ListingGroup] = []
+        for entry in chunk:
+            if groups and groups[-1].title == entry.group:
+                groups[-1] = ListingGroup(entry.group, (*groups[-1].entries, entry))
+            else:
+                groups.append(ListingGroup(entry.group, (entry,)))
+        return Listing(tuple(groups), page, page_count, len(entries))
+
+    # -- internals -----------------------------------------------------------
+
+    def _command_argument(self, text: str) -> str | None:
+        prefix = self.settings.command_prefix
+        if text.lower() == prefix.lower():
+            return ""
+        if text[: len(prefix) + 1].lower() == prefix.lower() + " ":
+            return text[len(prefix) + 1 :].strip()
+        return None
+
+    def _run_command(self, argument: str, message: IncomingMessage) -> Reply:
+        words = argument.split()
+        first = words[0].lower() if words else ""
+        if not words or first in _HELP_WORDS:
+            return self._help()
+        if first in _LIST_WORDS and len(words) <= 3:
+            rest = " ".join(words[1:]).lower()
+            page_match = _PAGE_PATTERN.match(rest) if rest else None
+            if not rest or page_match:
+                page = int(page_match.group(1)) if page_match else 1
+                return Reply(ReplyKind.LIST, listing=self.list_page(page), command_prefix=self.settings.command_prefix)
+        return self._explicit_answer(argument, message)
+
+    def _help(self) -> Reply:
+        return Reply(ReplyKind.HELP, command_prefix=self.settings.command_prefix)
+
+    def _explicit_answer(self, question: str, message: IncomingMessage) -> Reply:
+        decision = decide(self._index.rank(question), Mode.EXPLICIT)
+        prefix = self.settings.command_prefix
+        if decision.outcome is Outcome.ANSWER and decision.best is not None:
+            self._remember(message.conversation_id, decision.best)
+            return Reply(ReplyKind.ANSWER, entry=decision.best.entry, score=decision.best.score, command_prefix=prefix)
+        if decision.outcome is Outcome.SUGGEST:
+            entries = tuple(c.entry for c in decision.suggestions[: self.settings.suggestion_count])
+            return Reply(ReplyKind.SUGGESTIONS, suggestions=entries, command_prefix=prefix)
+        return Reply(ReplyKind.NO_ANSWER, command_prefix=prefix)
+
+    def _passive_answer(self, text: str, message: IncomingMessage) -> Reply | None:
+        if not text or not self.passive_enabled(message.conversation_id):
+            return None
+        decision = decide(self._index.rank(text), Mode.PASSIVE, text=text)
+        if decision.outcome is not Outcome.ANSWER or decision.best is None:
+            return None
+        if self._on_cooldown(message.conversation_id, decision.best):
+            return None
+        self._remember(message.conversation_id, decision.best)
+        return Reply(
+            ReplyKind.ANSWER,
+            passive=True,
+            entry=decision.best.entry,
+            score=decision.best.score,
+            command_prefix=self.settings.command_prefix,
+        )
+
+    def _on_cooldown(self, conversation_id: str, candidate: Candidate) -> bool:
+        last = self._last_answered.get((conversation_id, candidate.entry.id))
+        return last is not None and self.clock() - last < self.settings.cooldown_seconds
+
+    def _remember(self, conversation_id: str, candidate: Candidate) -> None:
+        self._last_answered[(conversation_id, candidate.entry.id)] = self.clock()

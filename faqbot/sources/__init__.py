@@ -1,0 +1,1 @@
+"""Reading knowledge folders: YAML FAQ entries and Markdown pages."""

@@ -1,0 +1,83 @@
+"""The knowledge model: what every source (YAML, Markdown) turns files into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in a knowledge file, located so a moderator can fix it."""
+
+    path: str
+    line: int
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One way members ask for an entry, and where a moderator wrote it."""
+
+    text: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One answerable thing: a YAML FAQ entry, a Markdown page or one of its sections.
+
+    `route` is the site-relative path ("/about/threads#known-issues") or an absolute
+    URL; `url` is what members get, once a base URL has been applied.
+    """
+
+    id: str
+    title: str
+    answer: str
+    route: str | None
+    url: str | None
+    group: str
+    path: str
+    line: int
+    phrasings: tuple[Phrasing, ...] = ()
+    tags: tuple[str, ...] = ()
+    body: str = ""
+    kind: str = "faq"  # "faq", "page" or "section"
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        return tuple(p.text for p in self.phrasings)
+
+
+@dataclass
+class Knowledge:
+    """Everything loaded from one or more knowledge folders."""
+
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    base_url: str | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    def by_id(self, entry_id: str) -> Entry | None:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        return None

@@ -1,0 +1,152 @@
+"""YAML FAQ files: a list of entries, each `question` + `answer` (Markdown) and
+optionally `id`, `alternates`, `link`, `tags`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from faqbot.sources.markdown_clean import clean_markdown, links_in, plain_text
+from faqbot.sources.markdown_source import LinkReference
+from faqbot.sources.model import Entry, Phrasing, Problem, Severity
+from faqbot.sources.routes import is_absolute_url, join_url, resolve_route, slugify
+
+KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line of every mapping and of each of its keys."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    mapping["__key_lines__"] = {
+        key_node.value: key_node.start_mark.line + 1
+        for key_node, _ in node.value
+        if isinstance(key_node, yaml.ScalarNode)
+    }
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class ParsedFaqFile:
+    entries: list[Entry] = field(default_factory=list)
+    links: list[LinkReference] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def group_title_for(stem: str) -> str:
+    return "FAQ" if stem.lower() in ("faq", "faqs") else stem.replace("-", " ").replace("_", " ").title()
+
+
+def _strings(value: object) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFaqFile:
+    """Entries of one YAML FAQ file; malformed items are reported and skipped."""
+    parsed = ParsedFaqFile()
+    try:
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        reason = getattr(error, "problem", None) or str(error)
+        parsed.problems.append(Problem(path, line, f"malformed YAML: {reason}"))
+        return parsed
+    if data is None:
+        parsed.problems.append(Problem(path, 1, "file has no entries", Severity.WARNING))
+        return parsed
+    if not isinstance(data, list):
+        parsed.problems.append(Problem(path, 1, "a FAQ file must be a list of entries ('- question: ...')"))
+        return parsed
+    group = group_title_for(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    for item in data:
+        entry = _entry_from_item(item, path, group, base_url, parsed)
+        if entry is not None:
+            parsed.entries.append(entry)
+    return parsed
+
+
+def _entry_from_item(item: object, path: str, group: str, base_url: str | None, parsed: ParsedFaqFile) -> Entry | None:
+    if not isinstance(item, dict):
+        parsed.problems.append(Problem(path, 1, "each entry must be a mapping with 'question' and 'answer'"))
+        return None
+    line = item.pop("__line__")
+    key_lines: dict[str, int] = item.pop("__key_lines__")
+    problems = parsed.problems
+
+    def fail(message: str, key: str | None = None) -> None:
+        problems.append(Problem(path, key_lines.get(key, line) if key else line, message))
+
+    for key in item:
+        if key not in KNOWN_KEYS:
+            problems.append(Problem(path, key_lines.get(key, line), f"unknown key '{key}' (ignored)", Severity.WARNING))
+    question, answer = item.get("question"), item.get("answer")
+    if not isinstance(question, str) or not question.strip():
+        fail("entry is missing a 'question'" if question is None else "'question' must be text", "question")
+        return None
+    if answer is None or (isinstance(answer, str) and not answer.strip()):
+        fail(f"entry '{question}' is missing an 'answer'", "answer")
+        return None
+    if not isinstance(answer, str | int | float):
+        fail("'answer' must be text (Markdown)", "answer")
+        return None
+    alternates, tags = _strings(item.get("alternates")), _strings(item.get("tags"))
+    if alternates is None:
+        fail("'alternates' must be a list of phrasings", "alternates")
+        return None
+    if tags is None:
+        fail("'tags' must be a list of words", "tags")
+        return None
+    entry_id = item.get("id", slugify(question))
+    if not isinstance(entry_id, str | int) or not str(entry_id).strip():
+        fail("'id' must be a short text", "id")
+        return None
+    link = item.get("link")
+    if link is not None and not isinstance(link, str):
+        fail("'link' must be a URL or a route such as /about/threads", "link")
+        return None
+    if link and not is_absolute_url(link):
+        parsed.links.append(LinkReference(link, path, key_lines.get("link", line)))
+    for _label, target in links_in(str(answer)):
+        if not is_absolute_url(target):
+            parsed.links.append(LinkReference(resolve_route(target, "/"), path, key_lines.get("answer", line)))
+
+    def rewrite(target: str) -> str:
+        if is_absolute_url(target) or not base_url:
+            return target
+        return join_url(base_url, resolve_route(target, "/")) or target
+
+    answer_text = clean_markdown(str(answer), rewrite)
+    alternate_line = key_lines.get("alternates", line)
+    phrasings = (
+        Phrasing(question.strip(), path, key_lines.get("question", line)),
+        *(Phrasing(a.strip(), path, alternate_line) for a in alternates if a.strip()),
+    )
+    return Entry(
+        id=str(entry_id).strip(),
+        title=question.strip(),
+        answer=answer_text,
+        route=link or None,
+        url=join_url(base_url, link) if link else None,
+        group=group,
+        path=path,
+        line=line,
+        phrasings=phrasings,
+        tags=tuple(tags),
+        body=plain_text(answer_text),
+        kind="faq",
+    )

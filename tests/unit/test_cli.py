@@ -1,0 +1,120 @@
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from faqbot.cli import main
+
+from .conftest import SMALL_FAQ, write_tree
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return write_tree(tmp_path / "knowledge", {"faq.yml": SMALL_FAQ})
+
+
+def run_cli(
+    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None = None, monkeypatch=None
+) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_ask_json_contract(folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run_cli(
+        ["ask", "--knowledge", str(folder), "--base-url", "https://x.org", "--json"],
+        capsys,
+        stdin="do you block threads\n\nblock\nzebra crossing\n",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 3
+    first, vague, nothing = records
+    assert set(first) == {"question", "answer", "best", "suggestions"}
+    assert first["question"] == "do you block threads" and first["answer"] is True
+    assert first["best"] == {
+        "id": "threads",
+        "title": "Do you block Threads?",
+        "url": "https://x.org/about/threads",
+        "score": 1.0,
+    }
+    assert vague["answer"] is False and vague["best"] is not None  # best even when not answered
+    assert {s["id"] for s in vague["suggestions"]} >= {"threads", "bluesky"}
+    assert all(set(s) == {"id", "title", "url", "score"} for s in vague["suggestions"])
+    assert nothing == {"question": "zebra crossing", "answer": False, "best": None, "suggestions": []}
+
+
+def test_ask_passive_mode_is_stricter(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(
+        ["ask", "--knowledge", str(folder), "--json", "--mode", "passive", "I", "block", "threads"], capsys
+    )
+    assert json.loads(out)["answer"] is False
+    _, out, _ = run_cli(
+        ["ask", "--knowledge", str(folder), "--json", "--mode", "explicit", "I", "block", "threads"], capsys
+    )
+    assert json.loads(out)["answer"] is True
+
+
+def test_ask_prints_what_the_bot_would_say(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["ask", "--knowledge", str(folder), "who pays for this server?"], capsys)
+    assert code == 0 and "Members do" in out
+    _, out, _ = run_cli(["ask", "--knowledge", str(folder), "--mode", "passive", "nice weather"], capsys)
+    assert "silent" in out
+
+
+def test_check_passes_clean_knowledge_and_fails_broken(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(["check", "--knowledge", str(folder)], capsys)
+    assert code == 0 and "0 errors" in err
+    broken = write_tree(
+        tmp_path / "broken", {"faq.yml": "- question: A?\n  answer: b\n  extra: 1\n- answer: no question\n"}
+    )
+    code, out, _ = run_cli(["check", "--knowledge", str(broken)], capsys)
+    assert code == 1
+    assert "faq.yml:4: entry is missing a 'question'" in out
+    assert "faq.yml:3: warning: unknown key 'extra'" in out
+
+
+def test_warnings_alone_do_not_fail_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_tree(tmp_path, {"page.md": "# Page\n\nText.\n\n## Empty\n"})
+    code, out, _ = run_cli(["check", "--knowledge", str(folder)], capsys)
+    assert code == 0 and "warning: section 'Empty' is empty" in out
+
+
+def test_list_groups_entries(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["list", "--knowledge", str(folder)], capsys)
+    assert code == 0
+    assert "FAQ:" in out and "Do you block Bluesky?" in out and "4 topics" in out
+
+
+def test_console_session_end_to_end(folder: Path) -> None:
+    session = "hello there\ndo you block threads?\n!faq list\n!faq help\n@faqbot who pays for this server\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "faqbot.cli", "console", "--knowledge", str(folder)],
+        input=session,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    replies = [line for line in result.stdout.splitlines() if line.startswith("faqbot> ")]
+    assert len(replies) == 4  # "hello there" gets no reply
+    assert replies[0] == "faqbot> Do you block Threads?"
+    assert replies[1].startswith("faqbot> What I can answer")
+    assert replies[2].startswith("faqbot> !faq <question>")
+    assert replies[3] == "faqbot> Who pays for this server?"
+
+
+def test_bundled_knowledge_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["ask", "--json", "do you block threads?"], capsys)
+    record = json.loads(out)
+    assert code == 0 and record["answer"] is True
+    assert record["best"]["url"].startswith("https://docs.vmst.io/about/threads")

@@ -1,0 +1,72 @@
+from faqbot.render import (
+    DISCORD_CONTENT_LIMIT,
+    DISCORD_FIELD_LIMIT,
+    defuse_mentions,
+    render_discord,
+    render_matrix,
+    render_plain,
+)
+from faqbot.responder import Listing, ListingGroup, Reply, ReplyKind
+from faqbot.sources.model import Entry
+
+
+def entry(answer: str = "Members pay. See **Ko-Fi**.", title: str = "Funding", n: int = 0) -> Entry:
+    return Entry(
+        id=f"e{n}",
+        title=title,
+        answer=answer,
+        route="/funding",
+        url="https://docs.example.org/funding",
+        group="FAQ",
+        path="faq.yml",
+        line=1,
+    )
+
+
+def test_crowd_and_role_mentions_are_defused() -> None:
+    text = defuse_mentions("hey @everyone and @here and @room, <@&123> <@456>")
+    assert "@everyone" not in text and "@here" not in text and "@room" not in text
+    assert "<@&123>" not in text and "<@456>" not in text
+    assert "everyone" in text  # still readable
+
+
+def test_answer_rendered_three_ways_with_link() -> None:
+    reply = Reply(ReplyKind.ANSWER, entry=entry())
+    plain = render_plain(reply)
+    assert plain.startswith("Funding") and "More: https://docs.example.org/funding" in plain
+    matrix = render_matrix(reply)
+    assert matrix.body == plain
+    assert '<a href="https://docs.example.org/funding">Funding</a>' in matrix.formatted_body
+    assert "<strong>Ko-Fi</strong>" in matrix.formatted_body
+    discord = render_discord(reply)
+    [embed] = discord.embeds
+    assert embed["title"] == "Funding" and embed["url"] == "https://docs.example.org/funding"
+    assert embed["description"].startswith("Members pay.")
+
+
+def test_knowledge_cannot_ping_the_crowd_or_inject_html() -> None:
+    reply = Reply(ReplyKind.ANSWER, entry=entry(answer="Ask @everyone <script>x</script> @here", title="@room hi"))
+    for text in (render_plain(reply), render_matrix(reply).formatted_body, str(render_discord(reply).embeds)):
+        assert "@everyone" not in text and "@here" not in text and "@room" not in text
+    assert "<script>" not in render_matrix(reply).formatted_body
+
+
+def test_long_answers_and_lists_stay_within_platform_limits() -> None:
+    long_reply = Reply(ReplyKind.ANSWER, entry=entry(answer="word " * 3000))
+    assert len(render_plain(long_reply)) < 1000
+    assert len(render_discord(long_reply).embeds[0]["description"]) <= 4096
+    groups = tuple(ListingGroup(f"Group {g}", tuple(entry(n=n, title="x" * 90) for n in range(30))) for g in range(40))
+    listing = Reply(ReplyKind.LIST, listing=Listing(groups, 1, 5, 6000))
+    rendered = render_discord(listing)
+    assert len(rendered.content) <= DISCORD_CONTENT_LIMIT
+    [embed] = rendered.embeds
+    assert len(embed["fields"]) <= DISCORD_FIELD_LIMIT
+    assert all(len(f["value"]) <= 1024 for f in embed["fields"])
+    assert "!faq list 2" in render_plain(listing)
+
+
+def test_no_answer_and_suggestions_never_echo_the_question() -> None:
+    suggestions = Reply(ReplyKind.SUGGESTIONS, suggestions=(entry(), entry(n=1, title="Hosting")))
+    assert "Did you mean" in render_plain(suggestions) and "Hosting" in render_plain(suggestions)
+    assert "<li>" in render_matrix(suggestions).formatted_body
+    assert "!faq list" in render_plain(Reply(ReplyKind.NO_ANSWER))

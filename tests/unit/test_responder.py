@@ -1,0 +1,105 @@
+from pathlib import Path
+
+from faqbot.responder import IncomingMessage, ReplyKind, Responder, ResponderSettings
+from faqbot.sources.loader import load_knowledge
+from faqbot.sources.model import Knowledge
+
+from .conftest import write_tree
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def say(responder: Responder, text: str, room: str = "room", addressed: bool = False):
+    return responder.respond(IncomingMessage(text, room, "@member", addressed=addressed))
+
+
+def test_commands(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    assert say(responder, "!faq").kind is ReplyKind.HELP
+    assert say(responder, "!faq help").kind is ReplyKind.HELP
+    listing = say(responder, "!FAQ list")
+    assert listing.kind is ReplyKind.LIST and listing.listing.total == 4
+    answer = say(responder, "!faq do you block bluesky")
+    assert answer.kind is ReplyKind.ANSWER and answer.entry.id == "bluesky" and not answer.passive
+    assert say(responder, "!faq quantum chromodynamics").kind is ReplyKind.NO_ANSWER
+    assert say(responder, "!faqs are great") is None  # not the command
+
+
+def test_a_list_of_entries_is_not_mistaken_for_the_list_command(small_knowledge: Knowledge) -> None:
+    reply = say(Responder(small_knowledge), "!faq list of servers you block threads")
+    assert reply.kind in (ReplyKind.ANSWER, ReplyKind.SUGGESTIONS)
+    offered = [reply.entry] if reply.entry else list(reply.suggestions)
+    assert offered[0].id == "threads"
+
+
+def test_list_paginates(tmp_path: Path) -> None:
+    faq = "".join(
+        f"- question: Topic number {n} about {w}?\n  answer: Answer {n}.\n"
+        for n, w in enumerate("abcdefghijklmnopqrstuvwxyz")
+    )
+    knowledge = load_knowledge([write_tree(tmp_path, {"faq.yml": faq})])
+    responder = Responder(knowledge, ResponderSettings(list_page_size=10))
+    first = say(responder, "!faq list").listing
+    assert (first.page, first.page_count, first.total) == (1, 3, 26)
+    assert sum(len(g.entries) for g in first.groups) == 10
+    third = say(responder, "!faq list 3").listing
+    assert third.page == 3 and sum(len(g.entries) for g in third.groups) == 6
+    assert say(responder, "!faq list 99").listing.page == 3
+
+
+def test_passive_answers_and_silence(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    reply = say(responder, "do you block threads?")
+    assert reply.kind is ReplyKind.ANSWER and reply.passive and reply.entry.id == "threads"
+    assert say(responder, "I had pizza for lunch") is None
+    assert say(responder, "block") is None
+
+
+def test_addressed_messages_get_the_explicit_treatment(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    assert say(responder, "block", addressed=True).kind is ReplyKind.SUGGESTIONS
+    assert say(responder, "", addressed=True).kind is ReplyKind.HELP
+    assert say(responder, "the weather in Paris", addressed=True).kind is ReplyKind.NO_ANSWER
+
+
+def test_cooldown_per_entry_per_conversation(small_knowledge: Knowledge) -> None:
+    clock = FakeClock()
+    responder = Responder(small_knowledge, ResponderSettings(cooldown_seconds=60), clock=clock)
+    assert say(responder, "do you block threads?") is not None
+    assert say(responder, "do you block threads?") is None  # same room, same entry
+    assert say(responder, "do you block threads?", room="other") is not None
+    assert say(responder, "do you block bluesky?") is not None  # another entry
+    assert say(responder, "!faq do you block threads").kind is ReplyKind.ANSWER  # explicit asks always answered
+    clock.now += 61
+    assert say(responder, "do you block threads?") is not None
+
+
+def test_passive_can_be_turned_off_per_conversation(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    responder.set_passive("quiet-room", False)
+    assert say(responder, "do you block threads?", room="quiet-room") is None
+    assert say(responder, "!faq do you block threads", room="quiet-room").kind is ReplyKind.ANSWER
+    assert say(responder, "do you block threads?", room="chatty-room") is not None
+    off_by_default = Responder(small_knowledge, ResponderSettings(passive_by_default=False))
+    assert say(off_by_default, "do you block threads?") is None
+
+
+def test_autocomplete_offers_matching_entries(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    assert responder.autocomplete("bluesk")[0].id == "bluesky"
+    assert len(responder.autocomplete("", limit=2)) == 2
+
+
+def test_replacing_knowledge_takes_effect(small_knowledge: Knowledge, tmp_path: Path) -> None:
+    responder = Responder(small_knowledge)
+    other = load_knowledge(
+        [write_tree(tmp_path / "k", {"faq.yml": "- question: Is there a Discord?\n  answer: No.\n"})]
+    )
+    responder.replace_knowledge(other)
+    assert say(responder, "!faq is there a discord").entry.id == "is-there-a-discord"
