@@ -1,4 +1,4 @@
-"""The `faqbot` command line: ask, list, check, console, run."""
+"""The `faqbot` command line: ask, list, check, console, eval, run."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from faqbot.evaluation import evaluate, format_report, load_labelled_questions
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import Candidate
+from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
 from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     console = commands.add_parser("console", help="chat with the bot in the terminal")
     _knowledge_options(console)
+
+    evaluation = commands.add_parser("eval", help="accuracy on a file of labelled questions")
+    _knowledge_options(evaluation)
+    evaluation.add_argument("questions", type=Path, help="YAML list of {question, expect: id/route/URL or none}")
+    evaluation.add_argument("--failures", type=int, default=50, metavar="N", help="show at most N failures")
 
     run = commands.add_parser("run", help="run the bot on a chat platform (configured by environment)")
     _knowledge_options(run)
@@ -142,6 +148,20 @@ def command_console(args: argparse.Namespace) -> int:
     return run_console(Responder(knowledge), sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
 
 
+def command_eval(args: argparse.Namespace) -> int:
+    knowledge = _load(args)
+    _report_load_errors(knowledge)
+    questions, problems = load_labelled_questions(args.questions)
+    for problem in problems:
+        print(f"faqbot: {problem}", file=sys.stderr)
+    if not questions:
+        print("faqbot: no labelled questions to evaluate", file=sys.stderr)
+        return 1
+    report = evaluate(MatchIndex(knowledge.entries), questions)
+    print(format_report(report, show_failures=args.failures))
+    return 0
+
+
 def command_run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO").upper(),
@@ -169,6 +189,7 @@ COMMANDS = {
     "list": command_list,
     "check": command_check,
     "console": command_console,
+    "eval": command_eval,
     "run": command_run,
 }
 

@@ -16,11 +16,11 @@ from faqbot.sources.routes import is_absolute_url, join_url, resolve_route, slug
 KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping and of each of its keys."""
+class LineNumberLoader(yaml.SafeLoader):
+    """A safe loader that records each mapping's line (`__line__`) and its keys' (`__key_lines__`)."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+def _construct_mapping(loader: LineNumberLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
     mapping["__key_lines__"] = {
@@ -31,7 +31,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
     return mapping
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+LineNumberLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass
@@ -59,7 +59,7 @@ def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFaqFile:
     """Entries of one YAML FAQ file; malformed items are reported and skipped."""
     parsed = ParsedFaqFile()
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=LineNumberLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
