@@ -50,13 +50,26 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + " …"
 
 
-def help_lines(prefix: str) -> list[str]:
-    return [
-        f"{prefix} <question> — ask me anything covered by the community's docs",
-        f"{prefix} list — what I know about (add a page number: {prefix} list 2)",
-        f"{prefix} help — this message",
-        "I also answer plain questions in chat when I am confident, and stay quiet otherwise.",
-    ]
+def help_lines(prefix: str, passive: bool = True, slash: bool = False) -> list[str]:
+    """What the bot can do here; `slash` for platforms where members use slash commands."""
+    if slash:
+        lines = [
+            "/faq <question> — ask me anything covered by the community's docs",
+            "/faq-list [page] — what I know about",
+        ]
+    else:
+        lines = [
+            f"{prefix} <question> — ask me anything covered by the community's docs",
+            f"{prefix} list — what I know about (add a page number: {prefix} list 2)",
+            f"{prefix} help — this message",
+        ]
+    if passive:
+        lines.append("I also answer plain questions in chat when I am confident, and stay quiet otherwise.")
+    return lines
+
+
+def next_page_hint(prefix: str, page: int, slash: bool = False) -> str:
+    return f"/faq-list page:{page}" if slash else f"{prefix} list {page}"
 
 
 def _entry_label(entry: Entry) -> str:
@@ -89,9 +102,9 @@ def render_plain(reply: Reply) -> str:
             lines.append(f"{group.title}:")
             lines += [f"  - {_entry_label(e)}" for e in group.entries]
         if listing.page < listing.page_count:
-            lines.append(f"More: {prefix} list {listing.page + 1}")
+            lines.append(f"More: {next_page_hint(prefix, listing.page + 1)}")
         return defuse_mentions("\n".join(lines))
-    return "\n".join(help_lines(prefix))
+    return "\n".join(help_lines(prefix, reply.passive_enabled))
 
 
 # -- Matrix ---------------------------------------------------------------------
@@ -173,8 +186,11 @@ def _discord_embed(entry: Entry) -> dict[str, Any]:
     return embed
 
 
-def render_discord(reply: Reply) -> DiscordText:
-    """Reply as Discord content and embeds, within Discord's size limits."""
+def render_discord(reply: Reply, slash: bool = False) -> DiscordText:
+    """Reply as Discord content and embeds, within Discord's size limits.
+
+    `slash` words hints for a slash-command context (`/faq-list page:2`), where
+    prefix commands may not work at all."""
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
         return DiscordText(content="", embeds=[_discord_embed(reply.entry)])
@@ -184,7 +200,8 @@ def render_discord(reply: Reply) -> DiscordText:
             "title": "Did you mean…",
             "description": shorten(defuse_mentions("\n".join(lines)), DISCORD_DESCRIPTION_LIMIT),
         }
-        return DiscordText(content=f"I'm not sure. Ask again with `{prefix}` and the topic you want.", embeds=[embed])
+        ask = "/faq" if slash else prefix
+        return DiscordText(content=f"I'm not sure. Ask again with `{ask}` and the topic you want.", embeds=[embed])
     if reply.kind is ReplyKind.LIST and reply.listing is not None:
         listing = reply.listing
         fields = []
@@ -202,6 +219,12 @@ def render_discord(reply: Reply) -> DiscordText:
             "fields": fields,
             "footer": {"text": f"Page {listing.page} of {listing.page_count}"},
         }
-        more = f" Next page: `{prefix} list {listing.page + 1}`" if listing.page < listing.page_count else ""
-        return DiscordText(content=shorten(more.strip(), DISCORD_CONTENT_LIMIT), embeds=[embed])
+        more = ""
+        if listing.page < listing.page_count:
+            more = f"Next page: `{next_page_hint(prefix, listing.page + 1, slash)}`"
+        return DiscordText(content=more, embeds=[embed])
+    if reply.kind is ReplyKind.HELP:
+        return DiscordText(content="\n".join(help_lines(prefix, reply.passive_enabled, slash)))
+    if reply.kind is ReplyKind.NO_ANSWER and slash:
+        return DiscordText(content="Sorry, I don't have an answer for that. Try /faq-list to see what I know.")
     return DiscordText(content=shorten(render_plain(reply), DISCORD_CONTENT_LIMIT))

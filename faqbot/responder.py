@@ -71,6 +71,7 @@ class Reply:
     suggestions: tuple[Entry, ...] = ()
     listing: Listing | None = None
     command_prefix: str = "!faq"
+    passive_enabled: bool = True  # help says whether plain questions get answers here
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Responder:
             return self._run_command(command, message)
         if message.addressed:
             if not text:
-                return self._help()
+                return self.help_reply(message.conversation_id)
             return self._explicit_answer(text, message)
         return self._passive_answer(text, message)
 
@@ -138,6 +139,24 @@ class Responder:
         if not partial.strip():
             return self.knowledge.entries[:limit]
         return [c.entry for c in self._index.rank(partial, limit=limit)]
+
+    def answer_entry(self, entry_id: str, conversation_id: str) -> Reply | None:
+        """The answer of one entry a member picked (e.g. from autocomplete), or None if it is gone."""
+        entry = self.knowledge.by_id(entry_id)
+        if entry is None:
+            return None
+        self._last_answered[(conversation_id, entry.id)] = self.clock()
+        return Reply(ReplyKind.ANSWER, entry=entry, score=1.0, command_prefix=self.settings.command_prefix)
+
+    def listing_reply(self, page: int = 1) -> Reply:
+        return Reply(ReplyKind.LIST, listing=self.list_page(page), command_prefix=self.settings.command_prefix)
+
+    def help_reply(self, conversation_id: str) -> Reply:
+        return Reply(
+            ReplyKind.HELP,
+            command_prefix=self.settings.command_prefix,
+            passive_enabled=self.passive_enabled(conversation_id),
+        )
 
     def list_page(self, page: int = 1) -> Listing:
         """`!faq list`, grouped by section of the knowledge, one page at a time."""
@@ -168,17 +187,13 @@ class Responder:
         words = argument.split()
         first = words[0].lower() if words else ""
         if not words or first in _HELP_WORDS:
-            return self._help()
+            return self.help_reply(message.conversation_id)
         if first in _LIST_WORDS and len(words) <= 3:
             rest = " ".join(words[1:]).lower()
             page_match = _PAGE_PATTERN.match(rest) if rest else None
             if not rest or page_match:
-                page = int(page_match.group(1)) if page_match else 1
-                return Reply(ReplyKind.LIST, listing=self.list_page(page), command_prefix=self.settings.command_prefix)
+                return self.listing_reply(int(page_match.group(1)) if page_match else 1)
         return self._explicit_answer(argument, message)
-
-    def _help(self) -> Reply:
-        return Reply(ReplyKind.HELP, command_prefix=self.settings.command_prefix)
 
     def _explicit_answer(self, question: str, message: IncomingMessage) -> Reply:
         decision = decide(self._index.rank(question), Mode.EXPLICIT)

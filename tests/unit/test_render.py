@@ -70,3 +70,15 @@ def test_no_answer_and_suggestions_never_echo_the_question() -> None:
     assert "Did you mean" in render_plain(suggestions) and "Hosting" in render_plain(suggestions)
     assert "<li>" in render_matrix(suggestions).formatted_body
     assert "!faq list" in render_plain(Reply(ReplyKind.NO_ANSWER))
+
+
+def test_help_and_hints_follow_the_context() -> None:
+    assert "plain questions" in render_plain(Reply(ReplyKind.HELP))
+    assert "plain questions" not in render_plain(Reply(ReplyKind.HELP, passive_enabled=False))
+    slash_help = render_discord(Reply(ReplyKind.HELP), slash=True).content
+    assert "/faq-list" in slash_help and "!faq" not in slash_help
+    groups = (ListingGroup("FAQ", (entry(),)),)
+    listing = Reply(ReplyKind.LIST, listing=Listing(groups, 1, 2, 20))
+    assert "`!faq list 2`" in render_discord(listing).content
+    assert "`/faq-list page:2`" in render_discord(listing, slash=True).content
+    assert "/faq-list" in render_discord(Reply(ReplyKind.NO_ANSWER), slash=True).content

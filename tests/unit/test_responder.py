@@ -103,3 +103,18 @@ def test_replacing_knowledge_takes_effect(small_knowledge: Knowledge, tmp_path: 
     )
     responder.replace_knowledge(other)
     assert say(responder, "!faq is there a discord").entry.id == "is-there-a-discord"
+
+
+def test_a_picked_entry_is_answered_exactly_and_starts_its_cooldown(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    reply = responder.answer_entry("bluesky", "room")
+    assert reply is not None and reply.kind is ReplyKind.ANSWER and reply.entry.id == "bluesky"
+    assert say(responder, "do you block bluesky?") is None  # just answered in this room
+    assert responder.answer_entry("no-such-entry", "room") is None
+
+
+def test_help_says_whether_plain_questions_are_answered_here(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    responder.set_passive("quiet", False)
+    assert say(responder, "!faq help").passive_enabled
+    assert not say(responder, "!faq help", room="quiet").passive_enabled

@@ -1,0 +1,408 @@
+"""The Discord adapter: Discord events in, the core's replies out.
+
+Everything the bot decides (is this a command, which entry, is it on cooldown, what
+the reply says) lives in `faqbot.responder` and `faqbot.render`. This module only
+translates: a Discord message or interaction becomes an `IncomingMessage`, and the
+`Reply` the core returns is sent as a Discord reply with its embed, never pinging
+anyone. It also owns the Discord-only parts: configuration from the environment,
+the `/faq` and `/faq-list` slash commands, the 🗑️ reaction that lets an asker remove
+an answer they did not want, and staying alive through odd gateway payloads.
+
+`faqbot run discord` calls `main(responder, os.environ)`; tests build a `DiscordBot`
+from a `DiscordConfig` and run it in their own event loop against a fake server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+
+from faqbot.render import render_discord
+from faqbot.responder import IncomingMessage, Reply, Responder
+
+log = logging.getLogger(__name__)
+
+REMOVE_EMOJI = "🗑️"
+CHOICE_LIMIT = 25  # Discord: at most 25 autocomplete choices
+CHOICE_TEXT_LIMIT = 100  # Discord: choice names and string values at most 100 characters
+_REMEMBERED_REPLIES = 4096
+_VARIATION_SELECTOR = "\ufe0f"
+_ANSWERED_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+_NO_PINGS = discord.AllowedMentions.none()
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a runnable Discord bot; the message says what to fix."""
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
+
+
+def _snowflakes(env: Mapping[str, str], name: str) -> frozenset[str]:
+    ids = frozenset(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    bad = sorted(i for i in ids if not i.isdigit())
+    if bad:
+        raise ConfigError(f"{name} must be comma-separated channel ids (not {', '.join(bad)})")
+    return ids
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    """Settings for the Discord adapter, read from `FAQBOT_*` environment variables.
+
+    The cooldown (`FAQBOT_COOLDOWN_SECONDS`) is core behaviour: the CLI puts it in
+    the `Responder`'s settings before the adapter sees it.
+    """
+
+    token: str = field(repr=False)  # never in logs, reprs or error messages
+    api_base: str | None = None  # FAQBOT_DISCORD_API_BASE, e.g. a Spacebar server's .../api/v9
+    gateway: str | None = None  # FAQBOT_DISCORD_GATEWAY, e.g. wss://spacebar.example/
+    message_content: bool = True  # FAQBOT_DISCORD_MESSAGE_CONTENT: the privileged intent
+    passive_off_channels: frozenset[str] = frozenset()  # FAQBOT_DISCORD_PASSIVE_OFF
+    sync_commands: bool = True  # FAQBOT_DISCORD_SYNC_COMMANDS: register /faq at start-up
+    command_guild_id: int | None = None  # FAQBOT_DISCORD_GUILD_ID: register in one guild (instant) instead of globally
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DiscordConfig:
+        """Parse and validate the environment, raising `ConfigError` naming the bad variable."""
+        token = env.get("FAQBOT_DISCORD_TOKEN", "").strip()
+        if not token:
+            raise ConfigError(
+                "FAQBOT_DISCORD_TOKEN is not set: put the bot token from the Discord developer portal in it"
+            )
+        guild = env.get("FAQBOT_DISCORD_GUILD_ID", "").strip()
+        if guild and not guild.isdigit():
+            raise ConfigError("FAQBOT_DISCORD_GUILD_ID must be a guild id")
+        return cls(
+            token=token,
+            api_base=env.get("FAQBOT_DISCORD_API_BASE", "").strip().rstrip("/") or None,
+            gateway=env.get("FAQBOT_DISCORD_GATEWAY", "").strip() or None,
+            message_content=_flag(env, "FAQBOT_DISCORD_MESSAGE_CONTENT", True),
+            passive_off_channels=_snowflakes(env, "FAQBOT_DISCORD_PASSIVE_OFF"),
+            sync_commands=_flag(env, "FAQBOT_DISCORD_SYNC_COMMANDS", True),
+            command_guild_id=int(guild) if guild else None,
+        )
+
+
+def point_at_server(api_base: str | None, gateway: str | None) -> None:
+    """Aim discord.py at a Discord-compatible server (Spacebar, a test fake).
+
+    These are process-wide class attributes in discord.py, read on every request
+    and connection; None leaves Discord's own endpoints in place.
+    """
+    if api_base:
+        discord.http.Route.BASE = api_base
+    if gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+
+def _mention_pattern(user_id: int) -> re.Pattern[str]:
+    return re.compile(rf"<@!?{user_id}>")
+
+
+def _same_emoji(a: str, b: str) -> bool:
+    """Discord sends 🗑️ with or without the emoji variation selector."""
+    return a.replace(_VARIATION_SELECTOR, "") == b.replace(_VARIATION_SELECTOR, "")
+
+
+def _embeds(rendered_embeds: list[dict[str, Any]]) -> list[discord.Embed]:
+    return [discord.Embed.from_dict(embed) for embed in rendered_embeds]
+
+
+def _choice(entry_id: str, title: str) -> app_commands.Choice[str]:
+    """One autocomplete choice: the entry's title, its id as value so picking it answers exactly it.
+
+    An id too long for Discord falls back to the title, which `/faq` then treats as a question.
+    """
+    name = (title.strip() or entry_id)[:CHOICE_TEXT_LIMIT]
+    value = entry_id if len(entry_id) <= CHOICE_TEXT_LIMIT else name
+    return app_commands.Choice(name=name, value=value)
+
+
+class DiscordBot(discord.Client):
+    """A discord.py client wired to a `Responder`."""
+
+    def __init__(self, responder: Responder, config: DiscordConfig, **client_options: Any) -> None:
+        intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
+        intents.message_content = config.message_content
+        client_options.setdefault("allowed_mentions", _NO_PINGS)
+        super().__init__(intents=intents, **client_options)
+        self.responder = responder
+        self.config = config
+        self.tree = app_commands.CommandTree(self)
+        self.tree.error(self._on_app_command_error)
+        for command in _slash_commands(self):
+            self.tree.add_command(command)
+        self._asker_of_reply: OrderedDict[int, int] = OrderedDict()
+        for channel_id in config.passive_off_channels:
+            responder.set_passive(channel_id, False)
+        self._guard_gateway_parsers()
+
+    # -- start-up -------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        """Say what works and what does not, then register the slash commands."""
+        if not self.config.message_content:
+            log.warning(
+                "Message content intent is off (FAQBOT_DISCORD_MESSAGE_CONTENT=0): prefix commands (%s ...) "
+                "and passive answers are disabled; /faq, /faq-list, mentions of the bot and direct messages "
+                "still work.",
+                self.responder.settings.command_prefix,
+            )
+        if not self.config.sync_commands:
+            return
+        try:
+            if self.config.command_guild_id is not None:
+                guild = discord.Object(id=self.config.command_guild_id)
+                self.tree.copy_global_to(guild=guild)
+                commands = await self.tree.sync(guild=guild)
+            else:
+                commands = await self.tree.sync()
+            log.info("Registered slash commands: %s", ", ".join("/" + c.name for c in commands))
+        except discord.HTTPException as error:
+            log.error("Could not register slash commands (status %s); /faq may be missing", error.status)
+
+    async def on_ready(self) -> None:
+        if self.user is not None:
+            log.info("Connected to Discord as %s (id %s) in %d guild(s)", self.user, self.user.id, len(self.guilds))
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """discord.py's gateway loop, restarted if an unexpected frame breaks it.
+
+        discord.py lets a frame it cannot decode (not JSON, not an object) end
+        `Client.start`; a FAQ bot should log it and reconnect instead.
+        """
+        delay = 1.0
+        while not self.is_closed():
+            try:
+                await super().connect(reconnect=reconnect)
+                return
+            except (discord.LoginFailure, discord.PrivilegedIntentsRequired, discord.ConnectionClosed):
+                raise
+            except Exception:
+                if not reconnect or self.is_closed():
+                    raise
+                log.exception("Gateway connection broke on an unexpected payload; reconnecting in %.0f s", delay)
+                if self.ws is not None:
+                    with contextlib.suppress(Exception):
+                        await self.ws.close(code=4000)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
+    def _guard_gateway_parsers(self) -> None:
+        """Log and skip a gateway event discord.py cannot parse, instead of dropping the connection."""
+        parsers: dict[str, Callable[[Any], None]] = self._connection.parsers
+
+        def guarded(event: str, parse: Callable[[Any], None]) -> Callable[[Any], None]:
+            def parse_or_log(data: Any) -> None:
+                try:
+                    parse(data)
+                except Exception:
+                    log.exception("Ignoring a %s event discord.py could not parse", event)
+
+            return parse_or_log
+
+        for event, parse in list(parsers.items()):
+            parsers[event] = guarded(event, parse)
+
+    # -- messages -------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """A member's message: maybe a command, a mention, or a question to answer passively."""
+        if not self._from_a_member(message):
+            return
+        text, addressed = self._strip_own_mention(message.content)
+        if isinstance(message.channel, discord.DMChannel):
+            addressed = True
+        conversation = str(message.channel.id)
+        self._inherit_passive_setting(message.channel)
+        reply = self.responder.respond(IncomingMessage(text, conversation, str(message.author.id), addressed))
+        if reply is None:
+            return
+        rendered = render_discord(reply)
+        sent = await message.channel.send(
+            content=rendered.content or None,
+            embeds=_embeds(rendered.embeds),
+            reference=message.to_reference(fail_if_not_exists=False),
+            mention_author=False,
+            allowed_mentions=_NO_PINGS,
+        )
+        self._remember_reply(sent.id, message.author.id)
+        if reply.passive:
+            await self._offer_removal(sent)
+
+    def _from_a_member(self, message: discord.Message) -> bool:
+        """Only people's ordinary messages: never ourselves, other bots, webhooks or system messages."""
+        if self.user is None or message.author.id == self.user.id:
+            return False
+        if message.author.bot or message.webhook_id is not None or message.author.system:
+            return False
+        return message.type in _ANSWERED_MESSAGE_TYPES
+
+    def _strip_own_mention(self, content: str) -> tuple[str, bool]:
+        """Remove `<@id>`/`<@!id>` of the bot; a mention is an explicit ask."""
+        assert self.user is not None
+        stripped, count = _mention_pattern(self.user.id).subn(" ", content)
+        return " ".join(stripped.split()) if count else content, count > 0
+
+    def _inherit_passive_setting(self, channel: Any) -> None:
+        """A thread of a channel with passive answers off is quiet too."""
+        parent_id = getattr(channel, "parent_id", None)
+        if isinstance(channel, discord.Thread) and str(parent_id) in self.config.passive_off_channels:
+            self.responder.set_passive(str(channel.id), False)
+
+    # -- removing an unwanted answer ------------------------------------------------------
+
+    def _remember_reply(self, reply_id: int, asker_id: int) -> None:
+        self._asker_of_reply[reply_id] = asker_id
+        while len(self._asker_of_reply) > _REMEMBERED_REPLIES:
+            self._asker_of_reply.popitem(last=False)
+
+    async def _offer_removal(self, reply: discord.Message) -> None:
+        """Put a 🗑️ under a passive answer, so the asker sees how to remove it."""
+        try:
+            await reply.add_reaction(REMOVE_EMOJI)
+        except discord.HTTPException as error:
+            log.info("Could not add the %s reaction (status %s); removal still works", REMOVE_EMOJI, error.status)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """🗑️ on one of our replies, by its asker or a moderator, deletes the reply."""
+        if self.user is None or payload.user_id == self.user.id:
+            return
+        if payload.emoji.id is not None or not _same_emoji(payload.emoji.name or "", REMOVE_EMOJI):
+            return
+        asker = self._asker_of_reply.get(payload.message_id)
+        if asker is None:
+            return
+        if payload.user_id != asker and not self._can_manage_messages(payload):
+            return
+        with contextlib.suppress(discord.NotFound):
+            await self.get_partial_messageable(payload.channel_id).get_partial_message(payload.message_id).delete()
+        self._asker_of_reply.pop(payload.message_id, None)
+
+    def _can_manage_messages(self, payload: discord.RawReactionActionEvent) -> bool:
+        channel = self.get_channel(payload.channel_id)
+        if payload.member is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return False
+        return channel.permissions_for(payload.member).manage_messages
+
+    # -- slash commands -------------------------------------------------------------------
+
+    async def answer_slash(self, interaction: discord.Interaction, question: str) -> None:
+        """`/faq question`: an autocomplete pick is an entry id and answers exactly it; else ask."""
+        conversation = str(interaction.channel_id)
+        reply = self.responder.answer_entry(question, conversation)
+        if reply is None:
+            asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
+            reply = self.responder.respond(asked) or self.responder.help_reply(conversation)
+        await self._send_interaction_reply(interaction, reply)
+
+    async def list_slash(self, interaction: discord.Interaction, page: int) -> None:
+        """`/faq-list [page]`: one page of what the bot knows, shown only to whoever asked."""
+        await self._send_interaction_reply(interaction, self.responder.listing_reply(page), ephemeral=True)
+
+    def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
+        """Entries matching what the member has typed so far, as Discord choices."""
+        entries = self.responder.autocomplete(partial, limit=CHOICE_LIMIT)
+        return [_choice(entry.id, entry.title) for entry in entries]
+
+    async def _send_interaction_reply(
+        self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool = False
+    ) -> None:
+        rendered = render_discord(reply, slash=True)
+        await interaction.response.send_message(
+            content=rendered.content or None,
+            embeds=_embeds(rendered.embeds),
+            allowed_mentions=_NO_PINGS,
+            ephemeral=ephemeral,
+        )
+
+    # -- errors -----------------------------------------------------------------------------
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """A failing event handler is logged; the bot carries on."""
+        log.exception("Error while handling Discord event %s", event_method)
+
+    async def _on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        command = interaction.command.name if interaction.command else "?"
+        log.error("Error in slash command /%s", command, exc_info=error)
+
+
+def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None]]:
+    """`/faq` (with autocomplete) and `/faq-list`, bound to one bot."""
+
+    @app_commands.command(name="faq", description="Ask the FAQ a question")
+    @app_commands.describe(question="Your question; pick a topic as you type, or write your own")
+    async def faq(interaction: discord.Interaction, question: app_commands.Range[str, 1, 200]) -> None:
+        await bot.answer_slash(interaction, question)
+
+    @faq.autocomplete("question")
+    async def faq_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return bot.autocomplete_choices(current)
+
+    @app_commands.command(name="faq-list", description="List what the FAQ can answer")
+    @app_commands.describe(page="Page number, from 1")
+    async def faq_list(interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1) -> None:
+        await bot.list_slash(interaction, page)
+
+    return [faq, faq_list]
+
+
+async def run(bot: DiscordBot) -> None:
+    """Run until the gateway closes, or SIGINT/SIGTERM asks for a clean shutdown."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(bot.config.token)
+
+
+def main(responder: Responder, env: Mapping[str, str]) -> int:
+    """`faqbot run discord`: blocks until shutdown; returns the process exit status."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = DiscordConfig.from_env(env)
+    except ConfigError as error:
+        log.error("Cannot start the Discord bot: %s", error)
+        return 2
+    point_at_server(config.api_base, config.gateway)
+    bot = DiscordBot(responder, config)
+    try:
+        asyncio.run(run(bot))
+    except discord.LoginFailure:
+        log.error("Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal")
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(
+            "Discord refused the message content intent: enable it for the bot in the developer portal, "
+            "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
+        )
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

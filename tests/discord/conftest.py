@@ -1,0 +1,130 @@
+"""Fixtures: a fake Discord on loopback, a small knowledge folder, and a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import discord.gateway
+import discord.http
+import pytest
+import yaml
+
+from faqbot.platforms.discord_bot import DiscordBot, DiscordConfig, point_at_server
+from faqbot.responder import Responder, ResponderSettings
+from faqbot.sources.loader import load_knowledge
+from tests.discord.fake_discord import FakeDiscord
+
+TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake-secret.do-not-log-me"
+LIST_PAGE_SIZE = 5
+FILLER_TOPICS = 28  # with the real entries: more than 25 (autocomplete cap) and several list pages
+
+KNOWLEDGE = [
+    {
+        "id": "reset-password",
+        "question": "How do I reset my password?",
+        "alternates": ["I forgot my password", "how can I change my password"],
+        "answer": "Open **Settings → Account** and choose *Reset password*; a link arrives by email.",
+        "link": "https://docs.example.org/account#reset-password",
+    },
+    {
+        "id": "ping-moderators",
+        "question": "How do I reach the moderators?",
+        "alternates": ["how do I contact a moderator", "who are the moderators"],
+        "answer": "Please never write @everyone or @here for this, and not <@&400000000000000001> either: "
+        "open a ticket in #support and a moderator will answer.",
+        "link": "https://docs.example.org/moderation",
+    },
+    {
+        "id": "crowd-title",
+        "question": "Can I use @everyone in announcements?",
+        "answer": "Only staff can announce to the whole server.",
+    },
+    *[
+        {
+            "id": f"topic-{n:02d}",
+            "question": f"What does the {word} setting do?",
+            "answer": f"The {word} setting changes how {word} works.",
+        }
+        for n, word in enumerate(
+            [
+                "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+                "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+                "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "amber", "bronze",
+            ][:FILLER_TOPICS]
+        )
+    ],
+]  # fmt: skip
+
+
+@pytest.fixture
+def knowledge_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    (folder / "faq.yml").write_text(yaml.safe_dump(KNOWLEDGE, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def responder(knowledge_dir: Path) -> Responder:
+    knowledge = load_knowledge([knowledge_dir])
+    assert not knowledge.errors, knowledge.errors
+    return Responder(knowledge, ResponderSettings(list_page_size=LIST_PAGE_SIZE, cooldown_seconds=600))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """The fake server, with discord.py pointed at it (and pointed back afterwards)."""
+    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    server = FakeDiscord(TOKEN)
+    await server.start()
+    point_at_server(server.api_base, server.gateway_url)
+    yield server
+    await server.stop()
+    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+StartBot = Callable[..., Awaitable[DiscordBot]]
+
+
+@pytest.fixture
+async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[StartBot]:
+    """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment."""
+    running: list[tuple[DiscordBot, asyncio.Task[None]]] = []
+
+    async def start(**env: str) -> DiscordBot:
+        environment = {
+            "FAQBOT_DISCORD_TOKEN": TOKEN,
+            "FAQBOT_DISCORD_API_BASE": fake.api_base,
+            "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
+            **env,
+        }
+        config = DiscordConfig.from_env(environment)
+        point_at_server(config.api_base, config.gateway)
+        bot = DiscordBot(responder, config, guild_ready_timeout=0.05)
+        task = asyncio.create_task(bot.start(config.token))
+        running.append((bot, task))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        await asyncio.wait([ready, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            ready.cancel()
+            task.result()  # raises what stopped the bot
+        assert ready.done(), "bot did not become ready"
+        await fake.wait_connected()
+        return bot
+
+    yield start
+    for bot, task in running:
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert not task.cancelled()
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+@pytest.fixture
+async def bot(start_bot: StartBot) -> DiscordBot:
+    return await start_bot()

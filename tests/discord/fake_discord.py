@@ -1,0 +1,691 @@
+"""A protocol-level fake of Discord (REST API v10 + gateway) on loopback, for tests.
+
+The real, unmodified discord.py client talks to it over HTTP and a websocket, so the
+tests exercise the library's own parsing, rate-limit handling and reconnect logic.
+It records every REST request so tests can assert on exactly what the bot sent, and
+lets tests inject gateway dispatches, drop the gateway connection and answer the next
+N calls to an endpoint with HTTP 429.
+
+Only what the FAQ bot touches is modelled: one guild with text channels and a
+moderator role, messages, reactions, application commands and interaction callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+JSON = "application/json"  # exactly this: discord.py ignores bodies typed `application/json; charset=utf-8`
+
+BOT_ID = 100000000000000001
+APPLICATION_ID = BOT_ID
+GUILD_ID = 200000000000000001
+CHANNEL_ID = 300000000000000001
+QUIET_CHANNEL_ID = 300000000000000002
+DM_CHANNEL_ID = 300000000000000003
+MOD_ROLE_ID = 400000000000000001
+OWNER_ID = 500000000000000001
+MEMBER_ID = 500000000000000002
+OTHER_MEMBER_ID = 500000000000000003
+MODERATOR_ID = 500000000000000004
+OTHER_BOT_ID = 500000000000000005
+
+MANAGE_MESSAGES = 1 << 13
+MESSAGE_CONTENT_INTENT = 1 << 15
+EVERYONE_PERMISSIONS = (1 << 6) | (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)  # react, view, send, history, slash
+
+_snowflakes = itertools.count(900000000000000001)
+
+
+def snowflake() -> str:
+    """A fresh, increasing id, as a string like Discord sends them."""
+    return str(next(_snowflakes))
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+
+def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+def member_payload(user_id: int, name: str, roles: tuple[int, ...] = ()) -> dict[str, Any]:
+    """A guild member object, with its user."""
+    return {
+        "user": user_payload(user_id, name),
+        "nick": None,
+        "roles": [str(r) for r in roles],
+        "joined_at": "2024-01-01T00:00:00+00:00",
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+        "permissions": str(EVERYONE_PERMISSIONS | (MANAGE_MESSAGES if MOD_ROLE_ID in roles else 0)),
+    }
+
+
+MEMBERS: dict[int, tuple[str, tuple[int, ...]]] = {
+    OWNER_ID: ("owner", ()),
+    MEMBER_ID: ("alice", ()),
+    OTHER_MEMBER_ID: ("bob", ()),
+    MODERATOR_ID: ("mod", (MOD_ROLE_ID,)),
+}
+
+
+def _role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
+    return {
+        "id": str(role_id),
+        "name": name,
+        "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+        "hoist": False,
+        "icon": None,
+        "unicode_emoji": None,
+        "position": position,
+        "permissions": str(permissions),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def _text_channel(channel_id: int, name: str, position: int) -> dict[str, Any]:
+    return {
+        "id": str(channel_id),
+        "type": 0,
+        "guild_id": str(GUILD_ID),
+        "name": name,
+        "position": position,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+    }
+
+
+def guild_payload() -> dict[str, Any]:
+    """GUILD_CREATE data: one guild, two text channels, @everyone and a moderator role."""
+    return {
+        "id": str(GUILD_ID),
+        "name": "Test Community",
+        "icon": None,
+        "owner_id": str(OWNER_ID),
+        "region": None,
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": [
+            _role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0),
+            _role(MOD_ROLE_ID, "moderators", MANAGE_MESSAGES, 1),
+        ],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": None,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "vanity_url_code": None,
+        "description": None,
+        "banner": None,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": None,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+        "joined_at": "2024-01-01T00:00:00+00:00",
+        "large": False,
+        "unavailable": False,
+        "member_count": len(MEMBERS) + 1,
+        "voice_states": [],
+        "members": [
+            {**member_payload(BOT_ID, "faqbot"), "user": user_payload(BOT_ID, "faqbot", bot=True)},
+        ],
+        "channels": [
+            _text_channel(CHANNEL_ID, "help", 0),
+            _text_channel(QUIET_CHANNEL_ID, "off-topic", 1),
+        ],
+        "threads": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+    }
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One REST call the bot made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix, e.g. /channels/123/messages
+    json: Any
+    status: int
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Fault:
+    method: str
+    pattern: re.Pattern[str]
+    times: int
+    retry_after: float | None  # None: answer `status` with an error body instead of a 429
+    status: int = 429
+
+
+class FakeDiscord:
+    """The fake server. `await start()`, point discord.py at `api_base`/`gateway_url`, `await stop()`."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.requests: list[RecordedRequest] = []
+        self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.commands: list[dict[str, Any]] = []
+        self.identify_count = 0
+        self.intents = 0
+        self.message_content_allowed = True  # False: like a bot whose portal setting is off (close 4014)
+        self.resume_count = 0
+        self.connections = 0
+        self._faults: list[_Fault] = []
+        self._changed = asyncio.Condition()
+        self._ws: web.WebSocketResponse | None = None
+        self._session_live = asyncio.Event()  # identified or resumed, ready for dispatches
+        self._session_id = ""
+        self._sequence = 0
+        self._sent: list[dict[str, Any]] = []  # dispatches of this session, replayed on RESUME
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # -- what tests drive ----------------------------------------------------------
+
+    async def dispatch(self, event: str, data: Any) -> None:
+        """Send a gateway dispatch; if the connection is down, it is replayed on RESUME."""
+        self._sequence += 1
+        frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
+        self._sent.append(frame)
+        if self._session_live.is_set() and self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(json.dumps(frame))
+
+    async def send_raw(self, text: str) -> None:
+        """Send an arbitrary text frame on the gateway (for garbage-payload tests)."""
+        await self.wait_connected()
+        assert self._ws is not None
+        await self._ws.send_str(text)
+
+    async def wait_connected(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self._session_live.wait(), timeout)
+
+    async def drop_gateway(self) -> None:
+        """Cut the gateway connection the way a network fault would (no close handshake)."""
+        ws = self._ws
+        self._session_live.clear()
+        self._ws = None
+        if ws is not None:
+            transport = ws._req.transport if ws._req is not None else None
+            if transport is not None:
+                transport.abort()
+            else:  # pragma: no cover - aiohttp internals changed
+                await ws.close(code=4000)
+
+    def rate_limit(self, method: str, path_pattern: str, *, times: int = 1, retry_after: float = 0.3) -> None:
+        """Answer the next `times` calls matching method and path regex with HTTP 429."""
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, retry_after))
+
+    def refuse(self, method: str, path_pattern: str, *, times: int = 1, status: int = 403) -> None:
+        """Answer the next `times` matching calls with an error, e.g. 403 Missing Permissions."""
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, None, status))
+
+    def requests_to(self, method: str, path_pattern: str, *, status: int | None = None) -> list[RecordedRequest]:
+        pattern = re.compile(path_pattern)
+        return [
+            r
+            for r in self.requests
+            if r.method == method.upper() and pattern.fullmatch(r.path) and (status is None or r.status == status)
+        ]
+
+    async def wait_for_requests(
+        self, method: str, path_pattern: str, count: int = 1, *, status: int | None = 200, timeout: float = 5.0
+    ) -> list[RecordedRequest]:
+        """Wait until at least `count` matching requests were answered; return them all."""
+
+        def enough() -> bool:
+            return len(self.requests_to(method, path_pattern, status=status)) >= count
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(enough), timeout)
+        return self.requests_to(method, path_pattern, status=status)
+
+    async def wait_for_event(self, predicate: Any, timeout: float = 5.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- payload builders for injected events ---------------------------------------
+
+    def message_payload(
+        self,
+        content: str,
+        *,
+        author_id: int = MEMBER_ID,
+        channel_id: int = CHANNEL_ID,
+        bot: bool = False,
+        webhook_id: str | None = None,
+        mentions: tuple[int, ...] = (),
+        guild: bool = True,
+        message_type: int = 0,
+    ) -> dict[str, Any]:
+        """MESSAGE_CREATE data as Discord sends it for a member's message."""
+        name, roles = MEMBERS.get(author_id, ("someone", ()))
+        data: dict[str, Any] = {
+            "id": snowflake(),
+            "channel_id": str(channel_id),
+            "author": user_payload(author_id, name, bot=bot),
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [user_payload(m, "faqbot" if m == BOT_ID else "user", bot=m == BOT_ID) for m in mentions],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": message_type,
+            "flags": 0,
+        }
+        if guild:
+            data["guild_id"] = str(GUILD_ID)
+            if not bot and webhook_id is None:
+                member = member_payload(author_id, name, roles)
+                del member["user"]
+                data["member"] = member
+        if webhook_id is not None:
+            data["webhook_id"] = webhook_id
+        return data
+
+    async def member_says(self, content: str, **kwargs: Any) -> dict[str, Any]:
+        """Inject a member's message; returns its payload (its `id` is what replies reference)."""
+        data = self.message_payload(content, **kwargs)
+        if self._content_withheld(data):
+            data["content"] = ""
+        self.messages[data["id"]] = data
+        await self.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    def _content_withheld(self, message: dict[str, Any]) -> bool:
+        """Like Discord: without the message content intent, guild messages not mentioning the bot arrive empty."""
+        mentioned = any(m["id"] == str(BOT_ID) for m in message["mentions"])
+        return "guild_id" in message and not mentioned and not self.intents & MESSAGE_CONTENT_INTENT
+
+    async def create_thread(self, parent_id: int) -> int:
+        """THREAD_CREATE: a public thread in a text channel; returns its id."""
+        thread_id = int(snowflake())
+        await self.dispatch(
+            "THREAD_CREATE",
+            {
+                "id": str(thread_id),
+                "guild_id": str(GUILD_ID),
+                "parent_id": str(parent_id),
+                "owner_id": str(MEMBER_ID),
+                "name": "a question",
+                "type": 11,
+                "last_message_id": None,
+                "rate_limit_per_user": 0,
+                "message_count": 0,
+                "member_count": 1,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": now_iso(),
+                    "locked": False,
+                },
+                "newly_created": True,
+            },
+        )
+        return thread_id
+
+    async def react(self, message_id: str, user_id: int, emoji: str = "🗑️", channel_id: int = CHANNEL_ID) -> None:
+        """Inject MESSAGE_REACTION_ADD by a guild member."""
+        name, roles = MEMBERS.get(user_id, ("someone", ()))
+        await self.dispatch(
+            "MESSAGE_REACTION_ADD",
+            {
+                "user_id": str(user_id),
+                "channel_id": str(channel_id),
+                "message_id": message_id,
+                "guild_id": str(GUILD_ID),
+                "member": member_payload(user_id, name, roles),
+                "emoji": {"id": None, "name": emoji},
+                "burst": False,
+                "type": 0,
+            },
+        )
+
+    async def interaction(
+        self, interaction_type: int, data: dict[str, Any], *, user_id: int = MEMBER_ID, channel_id: int = CHANNEL_ID
+    ) -> dict[str, Any]:
+        """Inject INTERACTION_CREATE from a guild member; returns its payload (id, token)."""
+        name, roles = MEMBERS.get(user_id, ("someone", ()))
+        payload = {
+            "id": snowflake(),
+            "application_id": str(APPLICATION_ID),
+            "type": interaction_type,
+            "data": data,
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "help"},
+            "member": member_payload(user_id, name, roles),
+            "token": "interaction-token-" + snowflake(),
+            "version": 1,
+            "app_permissions": str(EVERYONE_PERMISSIONS),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def slash(self, name: str, options: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        """A member runs a chat-input command (interaction type 2)."""
+        return await self.interaction(
+            2, {"id": self._command_id(name), "name": name, "type": 1, "options": options}, **kwargs
+        )
+
+    async def autocomplete(self, name: str, option: str, partial: str, **kwargs: Any) -> dict[str, Any]:
+        """A member is typing into an autocompleted option (interaction type 4)."""
+        options = [{"name": option, "type": 3, "value": partial, "focused": True}]
+        return await self.interaction(
+            4, {"id": self._command_id(name), "name": name, "type": 1, "options": options}, **kwargs
+        )
+
+    def _command_id(self, name: str) -> str:
+        for command in self.commands:
+            if command["name"] == name:
+                return str(command["id"])
+        return snowflake()
+
+    # -- gateway ------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        self.connections += 1
+        self._ws = ws
+        await ws.send_str(json.dumps({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    continue
+                frame = json.loads(message.data)
+                self.gateway_frames.append(frame)
+                await self._on_gateway_frame(ws, frame)
+        finally:
+            if self._ws is ws:
+                self._ws = None
+                self._session_live.clear()
+            await self._notify()
+        return ws
+
+    async def _on_gateway_frame(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+        op = frame.get("op")
+        if op == 1:  # heartbeat
+            await ws.send_str(json.dumps({"op": 11, "s": None, "t": None, "d": None}))
+        elif op == 2:  # identify
+            if frame["d"].get("token") != self.token:
+                await ws.close(code=4004, message=b"Authentication failed.")
+                return
+            self.intents = int(frame["d"].get("intents", 0))
+            if self.intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
+                await ws.close(code=4014, message=b"Disallowed intent(s).")
+                return
+            self.identify_count += 1
+            self._session_id = "session-" + snowflake()
+            self._sequence = 0
+            self._sent = []
+            self._session_live.set()
+            await self.dispatch(
+                "READY",
+                {
+                    "v": 10,
+                    "user": {**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False},
+                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+                    "session_id": self._session_id,
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": str(APPLICATION_ID), "flags": 0},
+                    "private_channels": [],
+                    "relationships": [],
+                },
+            )
+            await self.dispatch("GUILD_CREATE", guild_payload())
+        elif op == 6:  # resume
+            data = frame["d"]
+            if data.get("token") != self.token or data.get("session_id") != self._session_id:
+                await ws.send_str(json.dumps({"op": 9, "s": None, "t": None, "d": False}))
+                return
+            self.resume_count += 1
+            missed = [f for f in self._sent if f["s"] > (data.get("seq") or 0)]
+            for missed_frame in missed:
+                await ws.send_str(json.dumps(missed_frame))
+            self._session_live.set()
+            await self.dispatch("RESUMED", {})
+        await self._notify()
+
+    # -- REST -----------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            if raw and request.content_type == JSON:
+                body = json.loads(raw)
+        response = await self._answer(request, path, body)
+        self.requests.append(RecordedRequest(request.method, path, body, response.status))
+        await self._notify()
+        return response
+
+    async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
+        if not path.startswith("/interactions/") and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for fault in self._faults:
+            if fault.times > 0 and fault.method == request.method and fault.pattern.fullmatch(path):
+                fault.times -= 1
+                if fault.retry_after is None:
+                    return _json({"message": "Missing Permissions", "code": 50013}, status=fault.status)
+                return _rate_limited(fault.retry_after)
+        method = request.method
+        if method == "GET" and path == "/users/@me":
+            return _json({**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False})
+        if method == "GET" and path == "/oauth2/applications/@me":
+            return _json(_application())
+        if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
+            return _json(self._store_commands(body or []))
+        if (match := re.fullmatch(r"/channels/(\d+)/messages", path)) and method == "POST":
+            return _json(await self._create_message(match.group(1), body or {}))
+        if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
+            channel_id, message_id = match.groups()
+            if method == "GET" and message_id in self.messages:
+                return _json(self.messages[message_id])
+            if method == "DELETE" and message_id in self.messages:
+                del self.messages[message_id]
+                await self.dispatch(
+                    "MESSAGE_DELETE", {"id": message_id, "channel_id": channel_id, "guild_id": str(GUILD_ID)}
+                )
+                return web.Response(status=204)
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", path) and method == "PUT":
+            return web.Response(status=204)
+        if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)) and method == "POST":
+            return _json(self._interaction_callback(match.group(1), body or {}))
+        return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _store_commands(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.commands = [
+            {
+                "id": snowflake(),
+                "application_id": str(APPLICATION_ID),
+                "version": snowflake(),
+                "default_member_permissions": None,
+                "type": 1,
+                "nsfw": False,
+                **command,
+            }
+            for command in commands
+        ]
+        return self.commands
+
+    async def _create_message(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        message = {
+            "id": snowflake(),
+            "channel_id": channel_id,
+            "guild_id": str(GUILD_ID),
+            "author": user_payload(BOT_ID, "faqbot", bot=True),
+            "content": body.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 19 if body.get("message_reference") else 0,
+            "flags": body.get("flags") or 0,
+        }
+        if body.get("message_reference"):
+            message["message_reference"] = body["message_reference"]
+        self.messages[message["id"]] = message
+        # Discord echoes the bot's own message back on the gateway; the bot must ignore it.
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    def _interaction_callback(self, interaction_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        callback_type = body.get("type")
+        answer: dict[str, Any] = {
+            "interaction": {"id": interaction_id, "type": 2, "response_message_loading": False},
+            "resource": {"type": callback_type},
+        }
+        if callback_type in (4, 7):
+            data = body.get("data") or {}
+            message = {
+                "id": snowflake(),
+                "channel_id": str(CHANNEL_ID),
+                "author": user_payload(BOT_ID, "faqbot", bot=True),
+                "content": data.get("content") or "",
+                "timestamp": now_iso(),
+                "edited_timestamp": None,
+                "tts": False,
+                "mention_everyone": False,
+                "mentions": [],
+                "mention_roles": [],
+                "attachments": [],
+                "embeds": data.get("embeds") or [],
+                "pinned": False,
+                "type": 20,
+                "flags": data.get("flags") or 0,
+            }
+            answer["interaction"]["response_message_id"] = message["id"]
+            answer["interaction"]["response_message_ephemeral"] = bool((data.get("flags") or 0) & 64)
+            answer["resource"]["message"] = message
+        return answer
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(payload).encode(), status=status, headers={"Content-Type": JSON})
+
+
+def _rate_limited(retry_after: float) -> web.Response:
+    headers = {
+        "Via": "1.1 google",  # discord.py treats a 429 without it as a Cloudflare ban
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+        "X-RateLimit-Bucket": "fake-bucket",
+        "X-RateLimit-Scope": "user",
+        "Retry-After": str(max(1, round(retry_after))),
+    }
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+    return web.Response(body=json.dumps(body).encode(), status=429, headers={"Content-Type": JSON, **headers})
+
+
+def _application() -> dict[str, Any]:
+    return {
+        "id": str(APPLICATION_ID),
+        "name": "faqbot",
+        "icon": None,
+        "description": "",
+        "rpc_origins": [],
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "bot": user_payload(BOT_ID, "faqbot", bot=True),
+        "owner": user_payload(OWNER_ID, "owner"),
+        "team": None,
+        "summary": "",
+        "verify_key": "0" * 64,
+        "flags": 0,
+        "tags": [],
+        "interactions_endpoint_url": None,
+        "redirect_uris": [],
+        "approximate_guild_count": 1,
+    }
