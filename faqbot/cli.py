@@ -172,8 +172,15 @@ def command_run(args: argparse.Namespace) -> int:
         log.warning("knowledge: %s", problem)
     log.info("loaded %d entries", len(knowledge.entries))
     settings = ResponderSettings()
-    if os.environ.get("FAQBOT_COOLDOWN_SECONDS"):
-        settings.cooldown_seconds = float(os.environ["FAQBOT_COOLDOWN_SECONDS"])
+    cooldown = os.environ.get("FAQBOT_COOLDOWN_SECONDS", "").strip()
+    if cooldown:
+        try:
+            settings.cooldown_seconds = float(cooldown)
+        except ValueError:
+            settings.cooldown_seconds = -1.0
+        if settings.cooldown_seconds < 0:
+            print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
+            return 2
     responder = Responder(knowledge, settings)
     if args.platform == "discord":
         from faqbot.platforms.discord_bot import main as run_discord

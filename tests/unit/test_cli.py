@@ -118,3 +118,12 @@ def test_bundled_knowledge_is_the_default(capsys: pytest.CaptureFixture[str]) ->
     record = json.loads(out)
     assert code == 0 and record["answer"] is True
     assert record["best"]["url"].startswith("https://docs.vmst.io/about/threads")
+
+
+@pytest.mark.parametrize("value", ["soon", "-5"])
+def test_run_rejects_a_bad_cooldown_before_connecting(
+    value: str, folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAQBOT_COOLDOWN_SECONDS", value)
+    assert main(["run", "matrix", "--knowledge", str(folder)]) == 2
+    assert "FAQBOT_COOLDOWN_SECONDS must be a number of seconds" in capsys.readouterr().err

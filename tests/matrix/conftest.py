@@ -1,0 +1,213 @@
+"""Fixtures for the Matrix integration tests: a real Synapse, real bot, real members.
+
+Nothing of faqbot is mocked. Members are plain matrix-nio clients that create rooms,
+invite the bot, ask questions and collect what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinedMembersResponse,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomMessage,
+    RoomSendResponse,
+)
+
+from faqbot.platforms.matrix_bot import MatrixBot, MatrixConfig
+from faqbot.responder import Responder, ResponderSettings
+from faqbot.sources.loader import load_knowledge
+from tests.matrix.synapse_server import RegisteredUser, SynapseServer
+
+BASE_URL = "https://docs.example.org"
+
+KNOWLEDGE_YAML = """\
+- id: reset-password
+  question: How do I reset my password?
+  alternates: ["I forgot my password", "password reset"]
+  answer: Go to **Settings → Account** and choose *Reset password*.
+  link: https://docs.example.org/account#password
+- id: upload-limit
+  question: What is the maximum upload size?
+  alternates: ["how big can files be", "upload limit"]
+  answer: Uploads can be up to 40 MB.
+  link: /media/uploads
+- id: report-post
+  question: How do I report a post?
+  alternates: ["report abuse", "flag a message"]
+  answer: Use the three-dot menu on the post and pick *Report*.
+  link: /moderation/reports
+"""
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `predicate` until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Member:
+    """A community member's matrix-nio client, syncing in the background and recording messages."""
+
+    def __init__(self, server: SynapseServer, user: RegisteredUser, store: Path) -> None:
+        store.mkdir(parents=True, exist_ok=True)
+        self.user = user
+        self.user_id = user.user_id
+        self.client = AsyncClient(
+            server.url,
+            user.user_id,
+            device_id=user.device_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True, max_timeout_retry_wait_time=2),
+        )
+        self.client.restore_login(user.user_id, user.device_id, user.access_token)
+        self.messages: list[tuple[str, RoomMessage | MegolmEvent]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.client.add_event_callback(self._record, (RoomMessage, MegolmEvent))
+        await self.client.sync(timeout=0, full_state=True)
+        self._task = asyncio.create_task(self.client.sync_forever(timeout=5000))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+
+    async def _record(self, room: Any, event: RoomMessage | MegolmEvent) -> None:
+        self.messages.append((room.room_id, event))
+
+    # -- acting -----------------------------------------------------------------
+
+    async def create_room(self, invite: list[str], *, encrypted: bool = False, is_direct: bool = False) -> str:
+        encryption = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+        response = await self.client.room_create(
+            invite=invite, is_direct=is_direct, initial_state=[encryption] if encrypted else ()
+        )
+        assert isinstance(response, RoomCreateResponse), response
+        return response.room_id
+
+    async def joined(self, room_id: str) -> set[str]:
+        response = await self.client.joined_members(room_id)
+        assert isinstance(response, JoinedMembersResponse), response
+        return {member.user_id for member in response.members}
+
+    async def wait_joined(self, room_id: str, user_id: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while user_id not in await self.joined(room_id):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{user_id} did not join {room_id} within {timeout}s")
+            await asyncio.sleep(0.1)
+
+    async def send(self, room_id: str, body: str, msgtype: str = "m.text", **extra: Any) -> str:
+        content = {"msgtype": msgtype, "body": body, **extra}
+        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        assert isinstance(response, RoomSendResponse), response
+        return response.event_id
+
+    # -- observing ------------------------------------------------------------------
+
+    def replies_to(self, event_id: str, sender: str) -> list[RoomMessage]:
+        """Messages from `sender` whose reply relation points at `event_id`."""
+        found = []
+        for _, event in self.messages:
+            if event.sender != sender or isinstance(event, MegolmEvent):
+                continue
+            relates = event.source.get("content", {}).get("m.relates_to", {})
+            if relates.get("m.in_reply_to", {}).get("event_id") == event_id:
+                found.append(event)
+        return found
+
+    async def reply_to(self, event_id: str, sender: str, timeout: float = 20) -> RoomMessage:
+        """The one reply `sender` gives to `event_id`."""
+        replies = await wait_until(lambda: self.replies_to(event_id, sender), timeout, f"a reply to {event_id}")
+        return replies[0]
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """The shared homeserver, with rate limits raised so the suite stays fast."""
+    server = SynapseServer(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def knowledge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("knowledge")
+    (folder / "faq.yml").write_text(KNOWLEDGE_YAML, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def make_responder(knowledge_dir: Path) -> Callable[[], Responder]:
+    """A fresh Responder per bot process, as `faqbot run matrix` would build."""
+
+    def make() -> Responder:
+        knowledge = load_knowledge([knowledge_dir], base_url=BASE_URL)
+        assert not knowledge.errors, knowledge.errors
+        return Responder(knowledge, ResponderSettings())
+
+    return make
+
+
+@pytest.fixture
+async def make_member(tmp_path: Path) -> AsyncIterator[Callable[[SynapseServer], Awaitable[Member]]]:
+    members: list[Member] = []
+
+    async def make(server: SynapseServer) -> Member:
+        user = server.register_user()
+        member = Member(server, user, tmp_path / "members" / user.user_id)
+        await member.start()
+        members.append(member)
+        return member
+
+    yield make
+    for member in members:
+        await member.close()
+
+
+def bot_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path, **extra: str) -> dict[str, str]:
+    """What an operator would put in the environment; password login unless a token is given."""
+    env = {
+        "FAQBOT_MATRIX_HOMESERVER": server.url,
+        "FAQBOT_MATRIX_USER_ID": user.user_id,
+        "FAQBOT_MATRIX_PASSWORD": user.password,
+        "FAQBOT_STATE_DIR": str(state_dir),
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Callable[..., Awaitable[MatrixBot]]]:
+    """Start a `MatrixBot` from an environment in this test's event loop; stopped at teardown."""
+    bots: list[MatrixBot] = []
+
+    async def run(env: dict[str, str], responder: Responder | None = None) -> MatrixBot:
+        bot = MatrixBot(MatrixConfig.from_env(env), responder or make_responder())
+        await bot.start()
+        bots.append(bot)
+        return bot
+
+    yield run
+    for bot in bots:
+        await bot.stop()

@@ -1,0 +1,424 @@
+"""The Matrix adapter against a real Synapse: members ask, the bot answers (or rightly doesn't).
+
+Silence is checked with a sentinel: the bot handles a room's events in order, so once
+it has answered a later question, it has already decided about every earlier event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from nio import RoomGetStateEventResponse
+
+from faqbot.platforms.matrix_bot import (
+    AdapterState,
+    ConfigError,
+    MatrixBot,
+    MatrixBotError,
+    MatrixConfig,
+    main,
+    mentions_bot,
+    question_text,
+)
+from faqbot.responder import Responder
+from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
+from tests.matrix.synapse_server import SynapseServer
+
+RunBot = Callable[..., Awaitable[MatrixBot]]
+MakeMember = Callable[[SynapseServer], Awaitable[Member]]
+
+PASSWORD_URL = "https://docs.example.org/account#password"
+UPLOAD_URL = f"{BASE_URL}/media/uploads"
+REPORT_URL = f"{BASE_URL}/moderation/reports"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def room_with_bot(member: Member, bot: MatrixBot, **kwargs: bool) -> str:
+    room_id = await member.create_room([bot.user_id], **kwargs)
+    await member.wait_joined(room_id, bot.user_id)
+    return room_id
+
+
+async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
+    """Ask a question the bot surely answers and wait for it: everything before is decided."""
+    event_id = await member.send(room_id, "!faq how big can files be")
+    await member.reply_to(event_id, bot.user_id)
+
+
+# -- pure translation: no server needed ----------------------------------------------
+
+
+def test_config_from_env_names_the_problem(tmp_path: Path) -> None:
+    env = {"FAQBOT_MATRIX_HOMESERVER": "http://127.0.0.1:1", "FAQBOT_MATRIX_USER_ID": "@bot:example.org"}
+    with pytest.raises(ConfigError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
+        MatrixConfig.from_env(env)
+    with pytest.raises(ConfigError, match="FAQBOT_MATRIX_USER_ID"):
+        MatrixConfig.from_env({**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
+    config = MatrixConfig.from_env(
+        {
+            **env,
+            "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret",
+            "FAQBOT_STATE_DIR": str(tmp_path),
+            "FAQBOT_MATRIX_PASSIVE_OFF": "!a:example.org, !b:example.org",
+        }
+    )
+    assert "syt_secret" not in repr(config)
+    assert config.passive_off_rooms == ("!a:example.org", "!b:example.org")
+    # Default invite policy: users of the bot's own homeserver.
+    assert config.inviter_allowed("@mod:example.org")
+    assert not config.inviter_allowed("@stranger:evil.example")
+    listed = MatrixConfig.from_env(
+        {**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
+    )
+    assert listed.inviter_allowed("@a:x.org") and listed.inviter_allowed("@anyone:y.org")
+    assert not listed.inviter_allowed("@b:x.org") and not listed.inviter_allowed("@mod:example.org")
+
+
+def test_mentions_are_detected_and_stripped() -> None:
+    bot, names = "@faqbot:example.org", {"faqbot", "FAQ Bot"}
+    assert mentions_bot({"body": "FAQ Bot: upload limit?"}, bot, names)
+    assert mentions_bot({"body": "x", "m.mentions": {"user_ids": [bot]}}, bot, names)
+    pill = f'<a href="https://matrix.to/#/{bot}">FAQ Bot</a>: hi'
+    assert mentions_bot({"body": "FAQ Bot: hi", "formatted_body": pill, "m.mentions": {}}, bot, names)
+    # With intentional mentions present, a display name in the text is not a mention.
+    assert not mentions_bot({"body": "what is faqbot", "m.mentions": {}}, bot, names)
+    assert not mentions_bot({"body": "how do I upload?"}, bot, names)
+    assert question_text({"body": "FAQ Bot: upload limit?"}, bot, names) == "upload limit?"
+    assert question_text({"body": f"{bot} upload limit?"}, bot, names) == "upload limit?"
+    fallback = {
+        "body": "> <@a:x> earlier\n\nFAQ Bot, and the limit?",
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}},
+    }
+    assert question_text(fallback, bot, names) == "and the limit?"
+
+
+def test_answered_events_are_remembered_across_restarts_and_bounded(tmp_path: Path) -> None:
+    state = AdapterState(tmp_path / "state.json", limit=3)
+    for event_id in ("$1", "$2", "$3", "$4"):
+        state.mark_answered(event_id)
+    state.direct_rooms.add("!dm:x")
+    state.save()
+    reloaded = AdapterState(tmp_path / "state.json", limit=3)
+    assert [reloaded.answered(e) for e in ("$1", "$2", "$3", "$4")] == [False, True, True, True]
+    assert reloaded.direct_rooms == {"!dm:x"}
+
+
+def test_main_refuses_a_broken_environment(
+    make_responder: Callable[[], Responder], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(make_responder(), {"FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"}) == 2
+    assert "FAQBOT_MATRIX_HOMESERVER must start with http" in capsys.readouterr().err
+
+
+# -- against Synapse ------------------------------------------------------------------
+
+
+async def test_answers_a_question_as_an_html_notice_reply_with_link(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+
+    question = await member.send(room_id, "How do I reset my password?")
+    answer = await member.reply_to(question, bot.user_id)
+    content = answer.source["content"]
+    assert content["msgtype"] == "m.notice"
+    assert content["format"] == "org.matrix.custom.html"
+    assert f'<a href="{PASSWORD_URL}">' in content["formatted_body"]
+    assert "<strong>" in content["formatted_body"] and "<em>Reset password</em>" in content["formatted_body"]
+    assert PASSWORD_URL in content["body"]
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": question}}
+
+    # `!faq <question>` gets the explicit treatment.
+    explicit = await member.send(room_id, "!faq upload limit")
+    content = (await member.reply_to(explicit, bot.user_id)).source["content"]
+    assert UPLOAD_URL in content["body"] and f'href="{UPLOAD_URL}"' in content["formatted_body"]
+
+    # Speaking to the bot by name earns an answer even to what passive mode would ignore,
+    # and the name is stripped before the core sees the text (or this would not be a list).
+    localpart = bot.user_id[1:].split(":")[0]
+    addressed = await member.send(room_id, f"{localpart}: !faq list")
+    assert "What I can answer" in (await member.reply_to(addressed, bot.user_id)).source["content"]["body"]
+    by_mentions = await member.send(room_id, "hello there", **{"m.mentions": {"user_ids": [bot.user_id]}})
+    assert "Sorry" in (await member.reply_to(by_mentions, bot.user_id)).source["content"]["body"]
+
+
+async def test_faq_list_and_help(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+
+    listing = (await member.reply_to(await member.send(room_id, "!faq list"), bot.user_id)).source["content"]
+    for title in ("How do I reset my password?", "What is the maximum upload size?", "How do I report a post?"):
+        assert title in listing["body"]
+    assert f'<a href="{REPORT_URL}">How do I report a post?</a>' in listing["formatted_body"]
+    assert listing["msgtype"] == "m.notice"
+
+    help_text = (await member.reply_to(await member.send(room_id, "!faq help"), bot.user_id)).source["content"]
+    assert "!faq list" in help_text["body"] and "<li>" in help_text["formatted_body"]
+
+
+async def test_question_in_a_thread_is_answered_in_that_thread(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+
+    root = await member.send(room_id, "Account troubles thread")
+    question = await member.send(
+        room_id,
+        "How do I reset my password?",
+        **{
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            }
+        },
+    )
+    relates = (await member.reply_to(question, bot.user_id)).source["content"]["m.relates_to"]
+    assert relates == {
+        "rel_type": "m.thread",
+        "event_id": root,
+        "is_falling_back": False,
+        "m.in_reply_to": {"event_id": question},
+    }
+
+
+async def test_encrypted_room_survives_a_bot_restart(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot_user = synapse.register_user()
+    state = tmp_path / "state"
+    # This one logs in with the access token, as an operator who made the token by hand would.
+    env = bot_environment(synapse, bot_user, state, FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
+    del env["FAQBOT_MATRIX_PASSWORD"]
+    bot = await run_bot(env)
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot, encrypted=True)
+    device_id = bot.client.device_id
+    await wait_until(lambda: device_id in member.client.device_store[bot.user_id], 15, "the bot's device keys")
+
+    question = await member.send(room_id, "How do I reset my password?")
+    answer = await member.reply_to(question, bot.user_id)
+    assert answer.decrypted and answer.source["type"] == "m.room.message"
+    assert answer.source["content"]["msgtype"] == "m.notice" and PASSWORD_URL in answer.source["content"]["body"]
+
+    await bot.stop()
+    bot = await run_bot(env)
+    assert bot.client.device_id == device_id, "a restart must keep the device, or its keys are lost"
+    question = await member.send(room_id, "!faq how do I report a post")
+    answer = await member.reply_to(question, bot.user_id)
+    assert answer.decrypted and REPORT_URL in answer.source["content"]["body"]
+
+
+async def test_ignores_notices_edits_own_events_and_history(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot_user = synapse.register_user()
+    env = bot_environment(synapse, bot_user, tmp_path / "state")
+    bot = await run_bot(env)
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+
+    answered = await member.send(room_id, "!faq how do I reset my password?")
+    await member.reply_to(answered, bot.user_id)
+    notice = await member.send(room_id, "!faq how do I report a post?", msgtype="m.notice")
+    original = await member.send(room_id, "Nice weather today")
+    edit = await member.send(
+        room_id,
+        "* How do I report a post?",  # what the core would answer, were it not an edit
+        **{
+            "m.new_content": {"msgtype": "m.text", "body": "How do I report a post?"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+        },
+    )
+    own = await bot.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "!faq report abuse"})
+    await sentinel(member, bot, room_id)
+    for event_id in (notice, original, edit, own.event_id):
+        assert member.replies_to(event_id, bot.user_id) == [], event_id
+
+    # History: what members said while the bot was away stays unanswered after it comes back.
+    device_id = bot.client.device_id
+    await bot.stop()
+    missed = await member.send(room_id, "!faq how do I report a post?")
+    await asyncio.sleep(0.05)
+    bot = await run_bot(env)
+    assert bot.client.device_id == device_id, "a password bot must resume its device, not log in anew"
+    await sentinel(member, bot, room_id)
+    await asyncio.sleep(0.5)
+    assert member.replies_to(missed, bot.user_id) == []
+    assert len(member.replies_to(answered, bot.user_id)) == 1, "answered once, never again"
+
+
+async def test_invites_only_from_allowed_inviters_are_joined(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    moderator = await make_member(synapse)
+    stranger = await make_member(synapse)
+    env = bot_environment(
+        synapse, synapse.register_user(), tmp_path / "state", FAQBOT_MATRIX_ALLOWED_INVITERS=moderator.user_id
+    )
+    bot = await run_bot(env)
+
+    refused = await stranger.create_room([bot.user_id])
+
+    async def membership() -> str | None:
+        response = await stranger.client.room_get_state_event(refused, "m.room.member", bot.user_id)
+        return response.content.get("membership") if isinstance(response, RoomGetStateEventResponse) else None
+
+    deadline = time.monotonic() + 15
+    while await membership() == "invite" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert await membership() == "leave", "the stranger's invite should be declined"
+
+    room_id = await room_with_bot(moderator, bot)
+    question = await moderator.send(room_id, "How do I reset my password?")
+    await moderator.reply_to(question, bot.user_id)
+    assert bot.user_id not in await stranger.joined(refused)
+
+
+async def test_direct_message_is_addressed_and_passive_off_room_is_quiet(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    member = await make_member(synapse)
+    quiet_room = await member.create_room([])
+    bot_user = synapse.register_user()
+    bot = await run_bot(bot_environment(synapse, bot_user, tmp_path / "state", FAQBOT_MATRIX_PASSIVE_OFF=quiet_room))
+
+    dm = await room_with_bot(member, bot, is_direct=True)
+    hello = await member.send(dm, "hello there")  # no question: silent in a room, "sorry" in a DM
+    assert "Sorry" in (await member.reply_to(hello, bot.user_id)).source["content"]["body"]
+
+    invite = await member.client.room_invite(quiet_room, bot.user_id)
+    assert not hasattr(invite, "status_code"), invite
+    await member.wait_joined(quiet_room, bot.user_id)
+    passive = await member.send(quiet_room, "How do I reset my password?")
+    await sentinel(member, bot, quiet_room)
+    assert member.replies_to(passive, bot.user_id) == []
+
+
+async def test_homeserver_restart_mid_run(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+    await member.reply_to(await member.send(room_id, "How do I reset my password?"), bot.user_id)
+
+    just_before = await member.send(room_id, "!faq upload limit")  # answered before or after the outage
+    await asyncio.to_thread(synapse.stop)
+    await asyncio.sleep(1.5)  # the bot's sync fails meanwhile
+    await asyncio.to_thread(synapse.start)
+
+    question = await member.send(room_id, "!faq how do I report a post?")
+    answer = await member.reply_to(question, bot.user_id, timeout=40)
+    assert REPORT_URL in answer.source["content"]["body"]
+    await member.reply_to(just_before, bot.user_id)
+    assert len(member.replies_to(just_before, bot.user_id)) == 1
+
+
+@pytest.fixture(scope="module")
+def default_limits_synapse(tmp_path_factory: pytest.TempPathFactory) -> SynapseServer:
+    """A second homeserver with Synapse's default rate limits (10 messages burst, then 1 per 5 s)."""
+    server = SynapseServer(tmp_path_factory.mktemp("synapse-default-limits"), raised_rate_limits=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_default_rate_limits_delay_but_never_drop_answers(
+    default_limits_synapse: SynapseServer,
+    run_bot: RunBot,
+    make_member: MakeMember,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = default_limits_synapse
+    bot_user = server.register_user()
+    env = bot_environment(server, bot_user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
+    bot = await run_bot(env)
+    first, second = await make_member(server), await make_member(server)
+    room_id = await room_with_bot(first, bot)
+    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
+    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
+    await second.client.join(room_id)
+    await first.wait_joined(room_id, second.user_id)
+
+    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
+    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
+    asked = []
+    for member in (first, second):  # each member stays within their own burst; the bot's 12 answers do not
+        for text in questions:
+            asked.append(await member.send(room_id, text))
+
+    def rate_limited() -> bool:
+        return any(r.name == "faqbot.matrix" and "rate-limited" in r.getMessage() for r in caplog.records)
+
+    await wait_until(rate_limited, 30, "the bot to be rate-limited (else this test shows nothing)")
+    # While answers wait out the limit, the homeserver restarts too: queued answers must survive both.
+    await asyncio.to_thread(server.restart)
+    for event_id in asked:
+        await first.reply_to(event_id, bot.user_id, timeout=60)
+    await asyncio.sleep(0.5)
+    assert all(len(first.replies_to(event_id, bot.user_id)) == 1 for event_id in asked), "an answer was doubled"
+
+
+async def test_cli_runs_the_bot_until_sigterm_without_logging_secrets(
+    synapse: SynapseServer, make_member: MakeMember, knowledge_dir: Path, tmp_path: Path
+) -> None:
+    """`faqbot run matrix` as an operator starts it: a separate process, configured by environment."""
+    bot_user = synapse.register_user()
+    state = tmp_path / "state"
+    env = {**os.environ, **bot_environment(synapse, bot_user, state), "FAQBOT_LOG_LEVEL": "DEBUG"}
+    command = [sys.executable, "-m", "faqbot.cli", "run", "matrix", "--knowledge", str(knowledge_dir)]
+    log_path = tmp_path / "bot.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--base-url", BASE_URL], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        member = await make_member(synapse)
+        room_id = await member.create_room([bot_user.user_id])
+        await member.wait_joined(room_id, bot_user.user_id, timeout=30)
+        question = await member.send(room_id, "How do I reset my password?")
+        answer = await member.reply_to(question, bot_user.user_id, timeout=30)
+        assert PASSWORD_URL in answer.source["content"]["body"]
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log_path.read_text()
+    session = json.loads((state / "matrix_session.json").read_text())
+    assert bot_user.password not in output and session["access_token"] not in output, output
+    assert "listening as" in output
+    assert oct((state / "matrix_session.json").stat().st_mode & 0o777) == "0o600"
+
+
+async def test_a_refused_token_is_a_clear_error_not_a_retry_loop(
+    synapse: SynapseServer, make_responder: Callable[[], Responder], tmp_path: Path
+) -> None:
+    user = synapse.register_user()
+    env = bot_environment(synapse, user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN="syt_not_a_real_token")
+    del env["FAQBOT_MATRIX_PASSWORD"]
+    bot = MatrixBot(MatrixConfig.from_env(env), make_responder())
+    with pytest.raises(MatrixBotError, match="M_UNKNOWN_TOKEN") as refused:
+        await asyncio.wait_for(bot.start(), 15)
+    assert "syt_not_a_real_token" not in str(refused.value)
