@@ -593,25 +593,9 @@ class FakeDiscord:
         return self.commands
 
     async def _create_message(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        message = {
-            "id": snowflake(),
-            "channel_id": channel_id,
-            "guild_id": str(GUILD_ID),
-            "author": user_payload(BOT_ID, "faqbot", bot=True),
-            "content": body.get("content") or "",
-            "timestamp": now_iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": body.get("embeds") or [],
-            "components": body.get("components") or [],
-            "pinned": False,
-            "type": 19 if body.get("message_reference") else 0,
-            "flags": body.get("flags") or 0,
-        }
+        message = _bot_message(channel_id, body, message_type=19 if body.get("message_reference") else 0)
+        message["guild_id"] = str(GUILD_ID)
+        message["components"] = body.get("components") or []
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]
         self.messages[message["id"]] = message
@@ -627,27 +611,32 @@ class FakeDiscord:
         }
         if callback_type in (4, 7):
             data = body.get("data") or {}
-            message = {
-                "id": snowflake(),
-                "channel_id": str(CHANNEL_ID),
-                "author": user_payload(BOT_ID, "faqbot", bot=True),
-                "content": data.get("content") or "",
-                "timestamp": now_iso(),
-                "edited_timestamp": None,
-                "tts": False,
-                "mention_everyone": False,
-                "mentions": [],
-                "mention_roles": [],
-                "attachments": [],
-                "embeds": data.get("embeds") or [],
-                "pinned": False,
-                "type": 20,
-                "flags": data.get("flags") or 0,
-            }
+            message = _bot_message(str(CHANNEL_ID), data, message_type=20)
             answer["interaction"]["response_message_id"] = message["id"]
             answer["interaction"]["response_message_ephemeral"] = bool((data.get("flags") or 0) & 64)
             answer["resource"]["message"] = message
         return answer
+
+
+def _bot_message(channel_id: str, body: dict[str, Any], message_type: int) -> dict[str, Any]:
+    """A MESSAGE object for what the bot posted (a channel message or an interaction response)."""
+    return {
+        "id": snowflake(),
+        "channel_id": channel_id,
+        "author": user_payload(BOT_ID, "faqbot", bot=True),
+        "content": body.get("content") or "",
+        "timestamp": now_iso(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body.get("embeds") or [],
+        "pinned": False,
+        "type": message_type,
+        "flags": body.get("flags") or 0,
+    }
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
