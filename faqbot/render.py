@@ -28,6 +28,8 @@ CHAT_ANSWER_LIMIT = 700  # an answer in chat is a summary; the link has the rest
 _ZERO_WIDTH_SPACE = "\u200b"
 _CROWD_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
+_MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+_STRONG = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -35,6 +37,14 @@ def defuse_mentions(text: str) -> str:
     """Break crowd and role mentions so no platform treats them as pings."""
     text = _CROWD_MENTION.sub(lambda m: "@" + _ZERO_WIDTH_SPACE + m.group(1), text)
     return _DISCORD_MENTION.sub(lambda m: "<" + m.group(1) + _ZERO_WIDTH_SPACE + m.group(2) + ">", text)
+
+
+def markdown_as_plain_text(markdown: str) -> str:
+    """Markdown a terminal or a plain-text client shows well: links as `label <url>`, no bold marks."""
+    text = _MARKDOWN_LINK.sub(
+        lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} <{m.group(2)}>", markdown
+    )
+    return _STRONG.sub(lambda m: m.group(1) or m.group(2), text)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -84,7 +94,7 @@ def render_plain(reply: Reply) -> str:
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
         entry = reply.entry
-        lines = [f"{entry.title}", "", shorten(entry.answer, CHAT_ANSWER_LIMIT)]
+        lines = [entry.title, "", markdown_as_plain_text(shorten(entry.answer, CHAT_ANSWER_LIMIT))]
         if entry.url:
             lines += ["", f"More: {entry.url}"]
         return defuse_mentions("\n".join(lines))

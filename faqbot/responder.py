@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.index import MatchIndex
 from faqbot.sources.model import Entry, Knowledge
 
 
@@ -86,6 +86,7 @@ class ResponderSettings:
 _LIST_WORDS = {"list", "ls", "all", "topics", "index"}
 _HELP_WORDS = {"help", "?", "commands", "usage"}
 _PAGE_PATTERN = re.compile(r"^(?:page\s*)?(\d{1,4})$")
+_COOLDOWN_MEMORY = 10_000  # (conversation, entry) pairs remembered; a busy server never grows past it
 
 
 @dataclass
@@ -145,7 +146,7 @@ class Responder:
         entry = self.knowledge.by_id(entry_id)
         if entry is None:
             return None
-        self._last_answered[(conversation_id, entry.id)] = self.clock()
+        self._remember(conversation_id, entry)
         return Reply(ReplyKind.ANSWER, entry=entry, score=1.0, command_prefix=self.settings.command_prefix)
 
     def listing_reply(self, page: int = 1) -> Reply:
@@ -199,7 +200,7 @@ class Responder:
         decision = decide(self._index.rank(question), Mode.EXPLICIT)
         prefix = self.settings.command_prefix
         if decision.outcome is Outcome.ANSWER and decision.best is not None:
-            self._remember(message.conversation_id, decision.best)
+            self._remember(message.conversation_id, decision.best.entry)
             return Reply(ReplyKind.ANSWER, entry=decision.best.entry, score=decision.best.score, command_prefix=prefix)
         if decision.outcome is Outcome.SUGGEST:
             entries = tuple(c.entry for c in decision.suggestions[: self.settings.suggestion_count])
@@ -212,9 +213,9 @@ class Responder:
         decision = decide(self._index.rank(text), Mode.PASSIVE, text=text)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:
             return None
-        if self._on_cooldown(message.conversation_id, decision.best):
+        if self._on_cooldown(message.conversation_id, decision.best.entry):
             return None
-        self._remember(message.conversation_id, decision.best)
+        self._remember(message.conversation_id, decision.best.entry)
         return Reply(
             ReplyKind.ANSWER,
             passive=True,
@@ -223,9 +224,14 @@ class Responder:
             command_prefix=self.settings.command_prefix,
         )
 
-    def _on_cooldown(self, conversation_id: str, candidate: Candidate) -> bool:
-        last = self._last_answered.get((conversation_id, candidate.entry.id))
+    def _on_cooldown(self, conversation_id: str, entry: Entry) -> bool:
+        last = self._last_answered.get((conversation_id, entry.id))
         return last is not None and self.clock() - last < self.settings.cooldown_seconds
 
-    def _remember(self, conversation_id: str, candidate: Candidate) -> None:
-        self._last_answered[(conversation_id, candidate.entry.id)] = self.clock()
+    def _remember(self, conversation_id: str, entry: Entry) -> None:
+        now = self.clock()
+        if len(self._last_answered) >= _COOLDOWN_MEMORY:
+            expired = [key for key, at in self._last_answered.items() if now - at >= self.settings.cooldown_seconds]
+            for key in expired or list(self._last_answered)[: _COOLDOWN_MEMORY // 2]:
+                del self._last_answered[key]
+        self._last_answered[(conversation_id, entry.id)] = now

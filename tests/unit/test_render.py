@@ -82,3 +82,10 @@ def test_help_and_hints_follow_the_context() -> None:
     assert "`!faq list 2`" in render_discord(listing).content
     assert "`/faq-list page:2`" in render_discord(listing, slash=True).content
     assert "/faq-list" in render_discord(Reply(ReplyKind.NO_ANSWER), slash=True).content
+
+
+def test_plain_text_shows_links_as_label_and_url() -> None:
+    reply = Reply(
+        ReplyKind.ANSWER, entry=entry(answer="Ask **[@vmstan](https://vmst.io/@vmstan)** or see <https://x.org>.")
+    )
+    assert "Ask @vmstan <https://vmst.io/@vmstan> or see <https://x.org>." in render_plain(reply)

@@ -118,3 +118,13 @@ def test_help_says_whether_plain_questions_are_answered_here(small_knowledge: Kn
     responder.set_passive("quiet", False)
     assert say(responder, "!faq help").passive_enabled
     assert not say(responder, "!faq help", room="quiet").passive_enabled
+
+
+def test_cooldown_memory_stays_bounded_on_a_busy_server(small_knowledge: Knowledge) -> None:
+    clock = FakeClock()
+    responder = Responder(small_knowledge, ResponderSettings(cooldown_seconds=60), clock=clock)
+    for room in range(25_000):
+        responder.answer_entry("threads", f"room-{room}")
+        clock.now += 0.01
+    assert len(responder._last_answered) <= 10_000
+    assert say(responder, "do you block threads?", room="room-24999") is None  # recent ones are kept
