@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from faqbot.evaluation import evaluate, format_report, load_labelled_questions
+from faqbot.live_knowledge import KnowledgeWatcher
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
 from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings
-from faqbot.sources.loader import default_knowledge_path, load_knowledge
+from faqbot.sources.loader import KnowledgeLoader, default_knowledge_path
 from faqbot.sources.model import Knowledge
 
 log = logging.getLogger("faqbot")
@@ -65,13 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> Knowledge:
+def _loader(args: argparse.Namespace) -> KnowledgeLoader:
     paths = args.knowledge
     if not paths:
         from_env = os.environ.get("FAQBOT_KNOWLEDGE")
         paths = [Path(p) for p in from_env.split(os.pathsep) if p] if from_env else [default_knowledge_path()]
-    base_url = args.base_url or os.environ.get("FAQBOT_BASE_URL") or None
-    return load_knowledge(paths, base_url)
+    return KnowledgeLoader(paths, args.base_url or os.environ.get("FAQBOT_BASE_URL") or None)
+
+
+def _load(args: argparse.Namespace) -> Knowledge:
+    return _loader(args).load()
+
+
+def _watch(loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:
+    """Reload knowledge when its files change (every FAQBOT_RELOAD_SECONDS, default 2; 0 turns it off)."""
+    try:
+        interval = float(os.environ.get("FAQBOT_RELOAD_SECONDS", "2") or 2)
+    except ValueError:
+        interval = 2.0
+    if interval <= 0:
+        return None
+    watcher = KnowledgeWatcher(loader, responder, interval)
+    watcher.start()
+    return watcher
 
 
 def _report_load_errors(knowledge: Knowledge) -> None:
@@ -143,9 +160,12 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_console(args: argparse.Namespace) -> int:
-    knowledge = _load(args)
+    loader = _loader(args)
+    knowledge = loader.load()
     _report_load_errors(knowledge)
-    return run_console(Responder(knowledge), sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    responder = Responder(knowledge)
+    _watch(loader, responder)
+    return run_console(responder, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
 
 
 def command_eval(args: argparse.Namespace) -> int:
@@ -167,7 +187,8 @@ def command_run(args: argparse.Namespace) -> int:
         level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    knowledge = _load(args)
+    loader = _loader(args)
+    knowledge = loader.load()
     for problem in knowledge.errors:
         log.warning("knowledge: %s", problem)
     log.info("loaded %d entries", len(knowledge.entries))
@@ -182,6 +203,7 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
             return 2
     responder = Responder(knowledge, settings)
+    _watch(loader, responder)
     if args.platform == "discord":
         from faqbot.platforms.discord_bot import main as run_discord
 

@@ -105,9 +105,9 @@ class Responder:
     # -- knowledge -----------------------------------------------------------
 
     def replace_knowledge(self, knowledge: Knowledge) -> None:
-        """Swap in freshly loaded knowledge; callers only do so when it loaded cleanly."""
+        """Swap in freshly loaded knowledge (live reloads); the index is built before the swap."""
         index = MatchIndex(knowledge.entries)
-        self.knowledge, self._index = knowledge, index
+        self._index, self.knowledge = index, knowledge
 
     @property
     def index(self) -> MatchIndex:

@@ -14,8 +14,17 @@ from pathlib import Path
 import yaml
 
 from faqbot.matching.text import content_terms
-from faqbot.sources.markdown_source import LinkReference, TaughtPhrasing, parse_markdown_page
-from faqbot.sources.model import Entry, Knowledge, Phrasing, Problem
+from faqbot.sources.markdown_source import parse_markdown_page
+from faqbot.sources.model import (
+    Entry,
+    Knowledge,
+    LinkReference,
+    ParsedFile,
+    Phrasing,
+    Problem,
+    Severity,
+    TaughtPhrasing,
+)
 from faqbot.sources.routes import route_for
 from faqbot.sources.yaml_source import parse_faq_file
 
@@ -69,41 +78,73 @@ def _display_path(path: Path) -> str:
         return path.as_posix()
 
 
-def load_knowledge(paths: Sequence[Path | str], base_url: str | None = None) -> Knowledge:
-    """Load and check every knowledge file under `paths`."""
-    knowledge = Knowledge(base_url=base_url)
-    taught: list[TaughtPhrasing] = []
-    links: list[LinkReference] = []
-    for root in map(Path, paths):
-        if not root.exists():
-            knowledge.problems.append(Problem(str(root), 0, "knowledge folder or file not found"))
-            continue
-        for file, relative in _files_under(root):
-            shown = _display_path(file)
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                knowledge.problems.append(Problem(shown, 1, f"cannot read file: {error}"))
+class KnowledgeLoader:
+    """Loads knowledge folders again and again, never losing what last loaded well.
+
+    A file that now has errors (a moderator mid-edit, a typo in YAML) is reported,
+    and its last good version keeps serving until it is fixed; a file seen broken
+    for the first time contributes whatever of it did load.
+    """
+
+    def __init__(self, paths: Sequence[Path | str], base_url: str | None = None) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.base_url = base_url
+        self._last_good: dict[str, ParsedFile] = {}
+
+    def files(self) -> list[Path]:
+        """Every knowledge file under the folders, for change detection."""
+        return [file for root in self.paths if root.exists() for file, _ in _files_under(root)]
+
+    def load(self) -> Knowledge:
+        """Read and check every file now."""
+        knowledge = Knowledge(base_url=self.base_url)
+        taught: list[TaughtPhrasing] = []
+        links: list[LinkReference] = []
+        for root in self.paths:
+            if not root.exists():
+                knowledge.problems.append(Problem(str(root), 0, "knowledge folder or file not found"))
                 continue
-            if file.suffix.lower() in YAML_SUFFIXES:
-                faq = parse_faq_file(text, shown, base_url)
-                knowledge.entries += faq.entries
-                links += faq.links
-                knowledge.problems += faq.problems
-            else:
-                folder_title = _folder_title(file.parent) if file.parent != root else None
-                if folder_title is None and "/" in relative:
-                    folder_title = relative.split("/", 1)[0].replace("-", " ").title()
-                page = parse_markdown_page(text, shown, route_for(relative), folder_title, base_url)
-                knowledge.entries += page.entries
-                taught += page.taught
-                links += page.links
-                knowledge.problems += page.problems
-    _drop_duplicate_ids(knowledge)
-    _attach_taught_phrasings(knowledge, taught)
-    _check_links(knowledge, links)
-    _check_duplicate_phrasings(knowledge)
-    return knowledge
+            for file, relative in _files_under(root):
+                parsed = self._parse_or_last_good(file, relative, root)
+                knowledge.entries += parsed.entries
+                taught += parsed.taught
+                links += parsed.links
+                knowledge.problems += parsed.problems
+        _drop_duplicate_ids(knowledge)
+        _attach_taught_phrasings(knowledge, taught)
+        _check_links(knowledge, links)
+        _check_duplicate_phrasings(knowledge)
+        return knowledge
+
+    def _parse_or_last_good(self, file: Path, relative: str, root: Path) -> ParsedFile:
+        shown = _display_path(file)
+        parsed = _parse_file(file, relative, root, shown, self.base_url)
+        if not any(p.severity is Severity.ERROR for p in parsed.problems):
+            self._last_good[shown] = parsed
+            return parsed
+        last_good = self._last_good.get(shown)
+        if last_good is None:
+            return parsed
+        note = Problem(shown, 0, "serving this file's last good version until it is fixed", Severity.WARNING)
+        return ParsedFile(last_good.entries, last_good.taught, last_good.links, [*parsed.problems, note])
+
+
+def _parse_file(file: Path, relative: str, root: Path, shown: str, base_url: str | None) -> ParsedFile:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return ParsedFile(problems=[Problem(shown, 1, f"cannot read file: {error}")])
+    if file.suffix.lower() in YAML_SUFFIXES:
+        return parse_faq_file(text, shown, base_url)
+    folder_title = _folder_title(file.parent) if file.parent != root else None
+    if folder_title is None and "/" in relative:
+        folder_title = relative.split("/", 1)[0].replace("-", " ").title()
+    return parse_markdown_page(text, shown, route_for(relative), folder_title, base_url)
+
+
+def load_knowledge(paths: Sequence[Path | str], base_url: str | None = None) -> Knowledge:
+    """Load and check every knowledge file under `paths`, once."""
+    return KnowledgeLoader(paths, base_url).load()
 
 
 def _drop_duplicate_ids(knowledge: Knowledge) -> None:

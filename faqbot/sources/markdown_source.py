@@ -14,39 +14,12 @@ from dataclasses import dataclass, field
 import yaml
 
 from faqbot.sources.markdown_clean import clean_markdown, is_mdc_slot_line, links_in, plain_text
-from faqbot.sources.model import Entry, Phrasing, Problem, Severity
+from faqbot.sources.model import Entry, LinkReference, ParsedFile, Phrasing, Problem, Severity, TaughtPhrasing
 from faqbot.sources.routes import AnchorSlugger, heading_text, is_absolute_url, join_url, resolve_route
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FAQ_LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[([^\]]+\?)\]\(([^)\s]+)\)\s*$")
 _SECTION_LEVELS = (2, 3, 4)
-
-
-@dataclass(frozen=True)
-class LinkReference:
-    """A site-relative link, to be checked against the routes the knowledge has."""
-
-    route: str
-    path: str
-    line: int
-
-
-@dataclass(frozen=True)
-class TaughtPhrasing:
-    """A question that a FAQ link list says the page or section at `route` answers."""
-
-    question: str
-    route: str
-    path: str
-    line: int
-
-
-@dataclass
-class ParsedPage:
-    entries: list[Entry] = field(default_factory=list)
-    taught: list[TaughtPhrasing] = field(default_factory=list)
-    links: list[LinkReference] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -94,9 +67,9 @@ def _string_list(value: object, key: str, path: str, problems: list[Problem]) ->
     return []
 
 
-def parse_markdown_page(text: str, path: str, route: str, group: str | None, base_url: str | None) -> ParsedPage:
+def parse_markdown_page(text: str, path: str, route: str, group: str | None, base_url: str | None) -> ParsedFile:
     """Entries, taught phrasings and links of one Markdown file."""
-    page = ParsedPage()
+    page = ParsedFile()
     meta, body_start = _front_matter(text, path, page.problems)
     lines = text.split("\n")
 
@@ -201,7 +174,7 @@ def parse_markdown_page(text: str, path: str, route: str, group: str | None, bas
     return page
 
 
-def _collect_links(line: str, line_number: int, route: str, path: str, page: ParsedPage) -> None:
+def _collect_links(line: str, line_number: int, route: str, path: str, page: ParsedFile) -> None:
     faq_item = _FAQ_LINK_ITEM.match(line)
     if faq_item and not is_absolute_url(faq_item.group(2)):
         question, target = faq_item.group(1), resolve_route(faq_item.group(2), route)

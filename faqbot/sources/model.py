@@ -60,6 +60,35 @@ class Entry:
         return tuple(p.text for p in self.phrasings)
 
 
+@dataclass(frozen=True)
+class LinkReference:
+    """A site-relative link, to be checked against the routes the knowledge has."""
+
+    route: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class TaughtPhrasing:
+    """A question that a FAQ link list says the page or section at `route` answers."""
+
+    question: str
+    route: str
+    path: str
+    line: int
+
+
+@dataclass
+class ParsedFile:
+    """What one knowledge file contributes, before whole-knowledge checks."""
+
+    entries: list[Entry] = field(default_factory=list)
+    taught: list[TaughtPhrasing] = field(default_factory=list)
+    links: list[LinkReference] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
 @dataclass
 class Knowledge:
     """Everything loaded from one or more knowledge folders."""

@@ -3,14 +3,12 @@ optionally `id`, `alternates`, `link`, `tags`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from faqbot.sources.markdown_clean import clean_markdown, links_in, plain_text
-from faqbot.sources.markdown_source import LinkReference
-from faqbot.sources.model import Entry, Phrasing, Problem, Severity
+from faqbot.sources.model import Entry, LinkReference, ParsedFile, Phrasing, Problem, Severity
 from faqbot.sources.routes import is_absolute_url, join_url, resolve_route, slugify
 
 KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
@@ -34,13 +32,6 @@ def _construct_mapping(loader: LineNumberLoader, node: yaml.MappingNode) -> dict
 LineNumberLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-@dataclass
-class ParsedFaqFile:
-    entries: list[Entry] = field(default_factory=list)
-    links: list[LinkReference] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
 def group_title_for(stem: str) -> str:
     return "FAQ" if stem.lower() in ("faq", "faqs") else stem.replace("-", " ").replace("_", " ").title()
 
@@ -55,9 +46,9 @@ def _strings(value: object) -> list[str] | None:
     return None
 
 
-def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFaqFile:
+def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFile:
     """Entries of one YAML FAQ file; malformed items are reported and skipped."""
-    parsed = ParsedFaqFile()
+    parsed = ParsedFile()
     try:
         data = yaml.load(text, Loader=LineNumberLoader)
     except yaml.YAMLError as error:
@@ -80,7 +71,7 @@ def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFaqFile:
     return parsed
 
 
-def _entry_from_item(item: object, path: str, group: str, base_url: str | None, parsed: ParsedFaqFile) -> Entry | None:
+def _entry_from_item(item: object, path: str, group: str, base_url: str | None, parsed: ParsedFile) -> Entry | None:
     if not isinstance(item, dict):
         parsed.problems.append(Problem(path, 1, "each entry must be a mapping with 'question' and 'answer'"))
         return None
