@@ -23,7 +23,8 @@ console: $(VENV)/.installed
 	$(BIN)/faqbot console
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check faqbot tests bench
+	$(BIN)/ruff check faqbot tests bench tools
+	$(BIN)/ruff format --check faqbot tests bench tools
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
 
 test: lint

@@ -1,6 +1,6 @@
 """Answer quality on public labelled sets, with the bot's own fixed decisions.
 
-    python bench/quality.py [--shared ../shared] [--failures N]
+    python bench/quality.py [--shared ../shared] [--failures N] [--no-vectors]
 
 Each set is framed as knowledge (one entry per intent or FAQ, training utterances
 as alternates) and its test split is asked through the same index and decisions
@@ -8,6 +8,9 @@ the bot uses. Customer-service sets are asked explicitly (every message there is
 addressed to a bot); the vmst.io row is passive (chat is not). Nothing is tuned on
 the test splits. Also prints the median time per question with CLINC150 as the
 knowledge, next to rapidfuzz `process.extractOne` over the same phrasings.
+
+Two configurations side by side: the default install (lexical) and, when numpy is
+installed (`faqbot[vectors]`), the same with the bundled static word vectors.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datasets import DEFAULT_SHARED, HINT3_SETS, Benchmark, clinc150, hint3, sta
 
 from faqbot.evaluation import EvaluationReport, evaluate, format_report
 from faqbot.matching.decision import Mode, decide
-from faqbot.matching.index import MatchIndex
+from faqbot.matching.index import MatchIndex, bundled_vectors
 
 # (measure, BM25, MiniLM kNN, target) as given in the matching-quality issue; the
 # baselines used thresholds chosen on the test data, which flatters them.
@@ -40,8 +43,12 @@ REFERENCE = {
 }
 
 
-def measure(benchmark: Benchmark) -> tuple[str, EvaluationReport]:
-    report = evaluate(MatchIndex(benchmark.entries), benchmark.test)
+def load_vectors(wanted: bool):
+    return bundled_vectors() if wanted else None  # None without numpy: the optional extra is absent
+
+
+def measure(benchmark: Benchmark, vectors=None) -> tuple[str, EvaluationReport]:
+    report = evaluate(MatchIndex(benchmark.entries, vectors=vectors), benchmark.test)
     name = benchmark.name
     if name.startswith("HINT3"):
         return f"{report.explicit_overall():.3f}", report
@@ -52,8 +59,10 @@ def measure(benchmark: Benchmark) -> tuple[str, EvaluationReport]:
     return f"{report.passive_answer_rate():.3f} at {report.false_triggers():.2%}", report
 
 
-def speed(benchmark: Benchmark, queries: int = 1000) -> str:
-    index = MatchIndex(benchmark.entries)
+def speed(benchmark: Benchmark, vectors=None, queries: int = 1000) -> str:
+    started = time.perf_counter()
+    index = MatchIndex(benchmark.entries, vectors=vectors)
+    built = time.perf_counter() - started
     phrasings = [p.text for e in benchmark.entries for p in e.phrasings]
     asked = [q.question for q in benchmark.test[:: max(1, len(benchmark.test) // queries)]][:queries]
     for question in asked[:20]:
@@ -67,10 +76,13 @@ def speed(benchmark: Benchmark, queries: int = 1000) -> str:
         ours.append(middle - start)
         theirs.append(time.perf_counter() - middle)
     mine, base = statistics.median(ours), statistics.median(theirs)
+    p95 = sorted(ours)[int(0.95 * len(ours))]
+    p95_base = sorted(theirs)[int(0.95 * len(theirs))]
     return (
-        f"median per question with {benchmark.name} as knowledge ({len(phrasings)} phrasings), "
-        f"{len(asked)} questions: faqbot {mine * 1000:.3f} ms, rapidfuzz extractOne {base * 1000:.3f} ms "
-        f"(ratio {mine / base:.2f})"
+        f"{'with vectors' if vectors is not None else 'default'}: per question with {benchmark.name} as knowledge "
+        f"({len(phrasings)} phrasings), {len(asked)} questions: faqbot median {mine * 1000:.3f} ms "
+        f"(p95 {p95 * 1000:.3f}), rapidfuzz extractOne median {base * 1000:.3f} ms (p95 {p95_base * 1000:.3f}); "
+        f"ratio {mine / base:.2f}; index built in {built * 1000:.0f} ms"
     )
 
 
@@ -78,21 +90,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--failures", type=int, default=0, help="print up to N failures per set")
+    parser.add_argument("--no-vectors", action="store_true", help="only the default (lexical) configuration")
     args = parser.parse_args()
+    vectors = load_vectors(not args.no_vectors)
 
     benchmarks = [hint3(args.shared, name) for name in HINT3_SETS]
     benchmarks += [clinc150(args.shared), stackfaq(args.shared), vmstio(args.shared)]
-    print("| set | measure | faqbot | BM25 | MiniLM kNN | target |")
-    print("|---|---|---|---|---|---|")
+    with_vectors = " faqbot + vectors |" if vectors is not None else ""
+    print(f"| set | measure | faqbot |{with_vectors} BM25 | MiniLM kNN | target |")
+    print("|---|---|---|" + ("---|" if vectors is not None else "") + "---|---|---|")
     reports = {}
     for benchmark in benchmarks:
         started = time.perf_counter()
         result, reports[benchmark.name] = measure(benchmark)
+        second = f" {measure(benchmark, vectors)[0]} |" if vectors is not None else ""
         what, bm25, minilm, target = REFERENCE[benchmark.name]
-        print(f"| {benchmark.name} | {what} | {result} | {bm25} | {minilm} | {target} |", flush=True)
+        print(f"| {benchmark.name} | {what} | {result} |{second} {bm25} | {minilm} | {target} |", flush=True)
         print(f"<!-- {time.perf_counter() - started:.1f} s -->", file=sys.stderr)
     print()
     print(speed(benchmarks[3]))
+    if vectors is not None:
+        print(speed(benchmarks[3], vectors))
+    started = time.perf_counter()
+    MatchIndex(benchmarks[5].entries)
+    built = (time.perf_counter() - started) * 1000
+    print(f"vmst.io docs tree ({len(benchmarks[5].entries)} entries) indexed in {built:.0f} ms (default)")
     if args.failures:
         for name, report in reports.items():
             print(f"\n## {name}\n{format_report(report, show_failures=args.failures)}")

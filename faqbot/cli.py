@@ -9,17 +9,20 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faqbot.evaluation import evaluate, format_report, load_labelled_questions
 from faqbot.live_knowledge import KnowledgeWatcher
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.index import Candidate, MatchIndex, bundled_vectors
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
 from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings
 from faqbot.sources.loader import KnowledgeLoader, default_knowledge_path
 from faqbot.sources.model import Knowledge
+
+if TYPE_CHECKING:
+    from faqbot.matching.vectors import WordVectors
 
 log = logging.getLogger("faqbot")
 
@@ -33,6 +36,12 @@ def _knowledge_options(parser: argparse.ArgumentParser) -> None:
         help="knowledge folder or file (repeatable; default: $FAQBOT_KNOWLEDGE or the bundled knowledge/)",
     )
     parser.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
+    parser.add_argument(
+        "--vectors",
+        action="store_true",
+        default=os.environ.get("FAQBOT_VECTORS", "").lower() in ("1", "true", "yes"),
+        help="also match by meaning with the bundled word vectors (needs faqbot[vectors]; $FAQBOT_VECTORS=1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +87,19 @@ def _load(args: argparse.Namespace) -> Knowledge:
     return _loader(args).load()
 
 
+class UsageError(Exception):
+    """A command cannot run as asked; the message says what to do."""
+
+
+def _vectors(args: argparse.Namespace) -> WordVectors | None:
+    if not args.vectors:
+        return None
+    vectors = bundled_vectors()
+    if vectors is None:
+        raise UsageError("--vectors needs numpy: pip install 'faqbot[vectors]'")
+    return vectors
+
+
 def _watch(loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:
     """Reload knowledge when its files change (every FAQBOT_RELOAD_SECONDS, default 2; 0 turns it off)."""
     try:
@@ -111,7 +133,7 @@ def command_ask(args: argparse.Namespace) -> int:
     knowledge = _load(args)
     _report_load_errors(knowledge)
     mode = Mode(args.mode)
-    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0))
+    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0), vectors=_vectors(args))
     questions = _questions(args)
     lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in lines:
@@ -163,7 +185,7 @@ def command_console(args: argparse.Namespace) -> int:
     loader = _loader(args)
     knowledge = loader.load()
     _report_load_errors(knowledge)
-    responder = Responder(knowledge)
+    responder = Responder(knowledge, vectors=_vectors(args))
     _watch(loader, responder)
     return run_console(responder, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
 
@@ -177,7 +199,7 @@ def command_eval(args: argparse.Namespace) -> int:
     if not questions:
         print("faqbot: no labelled questions to evaluate", file=sys.stderr)
         return 1
-    report = evaluate(MatchIndex(knowledge.entries), questions)
+    report = evaluate(MatchIndex(knowledge.entries, vectors=_vectors(args)), questions)
     print(format_report(report, show_failures=args.failures))
     return 0
 
@@ -202,7 +224,7 @@ def command_run(args: argparse.Namespace) -> int:
         if settings.cooldown_seconds < 0:
             print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
             return 2
-    responder = Responder(knowledge, settings)
+    responder = Responder(knowledge, settings, vectors=_vectors(args))
     _watch(loader, responder)
     if args.platform == "discord":
         from faqbot.platforms.discord_bot import main as run_discord
@@ -227,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"faqbot: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

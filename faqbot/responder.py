@@ -14,9 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex
+
+if TYPE_CHECKING:
+    from faqbot.matching.vectors import WordVectors
 from faqbot.sources.model import Entry, Knowledge
 
 
@@ -96,9 +100,10 @@ class Responder:
     knowledge: Knowledge
     settings: ResponderSettings = field(default_factory=ResponderSettings)
     clock: Callable[[], float] = time.monotonic
+    vectors: WordVectors | None = None  # optional word vectors (`faqbot[vectors]`)
 
     def __post_init__(self) -> None:
-        self._index = MatchIndex(self.knowledge.entries)
+        self._index = MatchIndex(self.knowledge.entries, vectors=self.vectors)
         self._passive_overrides: dict[str, bool] = {}
         self._last_answered: dict[tuple[str, str], float] = {}
 
@@ -106,7 +111,7 @@ class Responder:
 
     def replace_knowledge(self, knowledge: Knowledge) -> None:
         """Swap in freshly loaded knowledge (live reloads); the index is built before the swap."""
-        index = MatchIndex(knowledge.entries)
+        index = MatchIndex(knowledge.entries, vectors=self.vectors)
         self._index, self.knowledge = index, knowledge
 
     @property

@@ -4,31 +4,50 @@ Two kinds of evidence, kept apart on purpose:
 - *phrasings* (titles, questions, alternates, FAQ-list links) are what moderators
   vouch for as ways of asking; a question is compared to each with an IDF-weighted
   cosine, so rare, distinctive words ("threads", "bluesky") decide and common ones
-  ("block", "vmst.io") barely count;
+  ("block", "vmst.io") barely count. An entry's phrasing score blends its best
+  single phrasing with its *centroid* (the mean of all its phrasings), so an entry
+  that many phrasings agree on beats one that a single phrasing happens to echo;
 - *text* (the page or section body) is supporting evidence, scored as the share of
   the question's distinctive words it contains, with BM25-style saturation.
-A score leans on phrasings: text alone can lift an entry to at most `TEXT_ONLY_CEILING`,
-which keeps passive answers (see `decision.py`) to questions a moderator anticipated.
+A score leans on phrasings: text alone can lift an entry to at most `TEXT_ONLY_CEILING`.
+A phrasing typed verbatim gives its entry a phrasing score of 1.
 Typos are repaired against the index's own vocabulary with rapidfuzz.
+
+With optional static word vectors (`bundled_vectors()`, needs numpy) a semantic
+similarity is blended in, so paraphrases that share no word still match.
+
+Each candidate also carries a *confidence*: the calibrated probability that it is the
+right answer, from its score, its lead over the runner-up, how much of the question's
+distinctive vocabulary it covers and how much of that vocabulary the knowledge knows
+at all (see `calibration.py`). Decisions are taken on confidence, not on raw scores.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
+from faqbot.matching.calibration import LEXICAL, SEMANTIC, Calibration
 from faqbot.matching.text import QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
+
+if TYPE_CHECKING:
+    from faqbot.matching.vectors import WordVectors
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
 TEXT_ONLY_CEILING = TEXT_WEIGHT
 TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approach 1 (BM25-style)
 MIN_TYPO_LENGTH = 4
+CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
+EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
+SEMANTIC_WEIGHT = 0.5  # with word vectors: score = (lexical + w * semantic) / (1 + w)
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,20 @@ class Candidate:
     phrasing_score: float
     text_score: float
     matched_phrasing: str
+    coverage: float = 0.0  # share of the question's distinctive words (IDF mass) the entry contains
+    known: float = 0.0  # share of the question's distinctive words the whole knowledge contains
+    semantic_score: float = 0.0  # word-vector similarity, when the index has vectors
+    confidence: float = 0.0  # calibrated probability that this candidate is the right answer
+
+
+def bundled_vectors() -> WordVectors | None:
+    """The word vectors bundled with faqbot when numpy is installed (`faqbot[vectors]`), else None.
+    Loaded once (about 0.3 s); pass them to every `MatchIndex` built afterwards."""
+    try:
+        from faqbot.matching.vectors import load_bundled
+    except ImportError:
+        return None
+    return load_bundled()
 
 
 @dataclass(frozen=True)
@@ -58,17 +91,26 @@ def _term_factors(text: str) -> dict[str, float]:
 
 
 class MatchIndex:
-    """An immutable index over entries; build a new one when knowledge changes."""
+    """An immutable index over entries; build a new one when knowledge changes.
 
-    def __init__(self, entries: Sequence[Entry]) -> None:
+    `vectors` (optional) are static word vectors, e.g. `vectors.load_bundled()`."""
+
+    def __init__(self, entries: Sequence[Entry], vectors: WordVectors | None = None) -> None:
         self.entries = list(entries)
+        self._vectors = vectors
+        self._calibration: Calibration = SEMANTIC if vectors is not None else LEXICAL
         self._phrasing_entry: list[int] = []
         self._phrasing_text: list[str] = []
         self._phrasing_norm: list[float] = []
         self._phrasing_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._question_word_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._phrasing_question_words: list[dict[str, float]] = []
+        self._centroid_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._text_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._entry_terms: list[frozenset[str]] = []
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
+        self._semantic = None
         self._build()
 
     # -- building ------------------------------------------------------------
@@ -86,6 +128,7 @@ class MatchIndex:
                     counts[term] += 1
                     self._surface_words.setdefault(word, term)
             entry_terms.append(counts)
+            self._entry_terms.append(frozenset(t for t in counts if t not in QUESTION_WORDS))
             for term in counts:
                 document_frequency[term] += 1
         n = max(1, len(self.entries))
@@ -94,12 +137,21 @@ class MatchIndex:
         lengths = [sum(c.values()) for c in entry_terms]
         average_length = max(1.0, sum(lengths) / len(lengths)) if lengths else 1.0
         for entry_number, (entry, counts) in enumerate(zip(self.entries, entry_terms, strict=True)):
+            centroid: dict[str, float] = defaultdict(float)
             for phrasing in self._phrasings_of(entry):
-                self._add_phrasing(entry_number, phrasing)
+                self._add_phrasing(entry_number, phrasing, centroid)
+            centroid_norm = math.sqrt(sum(w * w for w in centroid.values()))
+            for term, weight in centroid.items():
+                self._centroid_postings[term].append((entry_number, weight / centroid_norm))
             length_norm = 0.25 + 0.75 * lengths[entry_number] / average_length
             for term, count in counts.items():
                 self._text_postings[term].append((entry_number, count / (count + TEXT_SATURATION * length_norm)))
         self._vocabulary = list(self._surface_words)
+        if self._vectors is not None:
+            self._semantic = self._vectors.entry_index(
+                [list(self._phrasings_of(entry)) for entry in self.entries],
+                [entry.body for entry in self.entries],
+            )
 
     @staticmethod
     def _phrasings_of(entry: Entry) -> Iterable[str]:
@@ -110,17 +162,25 @@ class MatchIndex:
                 seen.add(key)
                 yield text
 
-    def _add_phrasing(self, entry_number: int, text: str) -> None:
+    def _add_phrasing(self, entry_number: int, text: str, centroid: dict[str, float]) -> None:
         factors = _term_factors(text)
         if not factors:
             return
         number = len(self._phrasing_entry)
         weights = {t: self._idf.get(t, self._unseen_idf) * f for t, f in factors.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
         self._phrasing_entry.append(entry_number)
         self._phrasing_text.append(text)
-        self._phrasing_norm.append(math.sqrt(sum(w * w for w in weights.values())))
+        self._phrasing_norm.append(norm)
+        question_words: dict[str, float] = {}
         for term, weight in weights.items():
-            self._phrasing_postings[term].append((number, weight))
+            if term in QUESTION_WORDS:
+                question_words[term] = weight / norm
+                self._question_word_postings[term].append((number, weight / norm))
+            else:
+                self._phrasing_postings[term].append((number, weight / norm))
+            centroid[term] += weight / norm
+        self._phrasing_question_words.append(question_words)
 
     # -- querying ------------------------------------------------------------
 
@@ -160,41 +220,101 @@ class MatchIndex:
     def rank(self, question: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first; only those with some evidence."""
         terms = self._query_terms(question)
-        if not terms:
+        if not terms:  # only stop words: nothing to go on
             return []
+        found = self._semantic.scores(question, max(limit, 2)) if self._semantic is not None else None
+        semantic, semantic_leaders = found if found is not None else (None, [])
         query_weights = {t.term: self._idf.get(t.term, self._unseen_idf) * t.weight_factor for t in terms}
-        query_norm = math.sqrt(sum(w * w for w in query_weights.values()))
-        content_mass = sum(w for t, w in query_weights.items() if t not in QUESTION_WORDS) or sum(
-            query_weights.values()
-        )
+        query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
+        content = {t: w for t, w in query_weights.items() if t not in QUESTION_WORDS}
+        content_mass = sum(content.values())
+        text_mass = content_mass or sum(query_weights.values())
 
+        # Best phrasing per entry (cosine), then blended with the entry's centroid.
+        best_phrasing: dict[int, tuple[float, int]] = {}
+        # Content words find the phrasings; question words ("how", "who") only add to phrasings
+        # found that way (they are in thousands of phrasings of a large knowledge).
         dots: dict[int, float] = defaultdict(float)
-        for term, query_weight in query_weights.items():
+        for term, query_weight in content.items():
             for phrasing_number, weight in self._phrasing_postings.get(term, ()):
                 dots[phrasing_number] += query_weight * weight
-        best_phrasing: dict[int, tuple[float, int]] = {}
+        asked_question_words = [(t, w) for t, w in query_weights.items() if t in QUESTION_WORDS]
+        if asked_question_words and dots:
+            question_words_of = self._phrasing_question_words
+            for phrasing_number in dots:
+                found = question_words_of[phrasing_number]
+                if found:
+                    dots[phrasing_number] += sum(w * found.get(t, 0.0) for t, w in asked_question_words)
+        elif asked_question_words:
+            for term, query_weight in asked_question_words:
+                for phrasing_number, weight in self._question_word_postings.get(term, ()):
+                    dots[phrasing_number] += query_weight * weight
+        phrasing_entry = self._phrasing_entry
         for phrasing_number, dot in dots.items():
-            cosine = dot / (query_norm * self._phrasing_norm[phrasing_number])
-            entry_number = self._phrasing_entry[phrasing_number]
-            if cosine > best_phrasing.get(entry_number, (0.0, -1))[0]:
-                best_phrasing[entry_number] = (cosine, phrasing_number)
+            entry_number = phrasing_entry[phrasing_number]
+            if dot > best_phrasing.get(entry_number, (0.0, -1))[0]:
+                best_phrasing[entry_number] = (dot, phrasing_number)
+        centroid_dots: dict[int, float] = defaultdict(float)
+        for term, query_weight in query_weights.items():
+            for entry_number, weight in self._centroid_postings.get(term, ()):
+                centroid_dots[entry_number] += query_weight * weight
+        phrasing_scores = {}
+        for entry_number, (dot, _) in best_phrasing.items():
+            best = dot / query_norm
+            centroid = centroid_dots.get(entry_number, 0.0) / query_norm
+            phrasing_scores[entry_number] = (
+                1.0 if best >= EXACT else (1 - CENTROID_WEIGHT) * best + CENTROID_WEIGHT * centroid
+            )
 
         text_scores: dict[int, float] = defaultdict(float)
-        for term, query_weight in query_weights.items():
-            if term in QUESTION_WORDS:
-                continue
-            for entry_number, share in self._text_postings.get(term, ()):
-                text_scores[entry_number] += query_weight * share
+        for term, query_weight in content.items():
+            for entry_number, saturation in self._text_postings.get(term, ()):
+                text_scores[entry_number] += query_weight * saturation
+
+        lexical: dict[int, float] = {}
+        for entry_number in set(phrasing_scores) | set(text_scores):
+            phrasing_score = phrasing_scores.get(entry_number, 0.0)
+            text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
+            lexical[entry_number] = max(phrasing_score, (1 - TEXT_WEIGHT) * phrasing_score + TEXT_WEIGHT * text_score)
+        if semantic is not None:
+            weight = SEMANTIC_WEIGHT
+            # Entries without lexical evidence can only rank by semantics: the leaders suffice.
+            combined = {
+                e: (lexical.get(e, 0.0) + weight * max(0.0, semantic[e])) / (1 + weight)
+                for e in (*lexical, *semantic_leaders)
+            }
+        else:
+            combined = lexical
+        key = combined.__getitem__
+        order = heapq.nsmallest(
+            max(limit, 2), (e for e, s in combined.items() if s > 0), key=lambda e: (-key(e), self.entries[e].id)
+        )
+        known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
         candidates = []
-        for entry_number in set(best_phrasing) | set(text_scores):
-            phrasing_score, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
-            text_score = min(1.0, text_scores.get(entry_number, 0.0) / content_mass) if content_mass else 0.0
-            score = max(phrasing_score, (1 - TEXT_WEIGHT) * phrasing_score + TEXT_WEIGHT * text_score)
-            if score <= 0:
-                continue
-            matched = self._phrasing_text[phrasing_number] if phrasing_number >= 0 else ""
+        for position, entry_number in enumerate(order):
+            _, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
+            score = min(1.0, combined[entry_number])
+            if position == 0:
+                rival = min(1.0, combined[order[1]]) if len(order) > 1 else 0.0
+            else:
+                rival = min(1.0, combined[order[0]])
+            vocabulary = self._entry_terms[entry_number]
+            coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
+            phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
+            text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
+            semantic_score = semantic[entry_number] if semantic is not None else 0.0
+            evidence = (score, score - rival, phrasing_score, text_score, coverage, known, semantic_score)
             candidates.append(
-                Candidate(self.entries[entry_number], min(1.0, score), phrasing_score, text_score, matched)
+                Candidate(
+                    self.entries[entry_number],
+                    score,
+                    phrasing_score,
+                    text_score,
+                    self._phrasing_text[phrasing_number] if phrasing_number >= 0 else "",
+                    coverage,
+                    known,
+                    semantic_score,
+                    self._calibration.probability(evidence),
+                )
             )
-        candidates.sort(key=lambda c: (-c.score, -c.phrasing_score, c.entry.id))
         return candidates[:limit]

@@ -118,6 +118,7 @@ _QUESTION_OPENERS = frozenset(
         "who", "what", "when", "where", "why", "how", "which", "is", "are", "am", "do", "does", "did",
         "can", "could", "will", "would", "should", "shall", "may", "might", "has", "have", "had",
         "was", "were", "anyone", "any", "anybody", "isn", "aren", "don", "doesn",
+        "whats", "hows", "wheres", "whos", "whys", "whens",
     }
 )  # fmt: skip
 

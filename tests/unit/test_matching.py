@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import MatchIndex
+from faqbot.matching.index import MatchIndex, bundled_vectors
 from faqbot.matching.text import looks_like_question, words
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
@@ -94,3 +94,63 @@ def test_text_normalisation() -> None:
     assert looks_like_question("anyone know who runs this")
     assert looks_like_question("funding?")
     assert not looks_like_question("I like turtles")
+
+
+def test_confidence_is_a_probability_that_prefers_clear_matches(small_knowledge: Knowledge) -> None:
+    index = MatchIndex(small_knowledge.entries)
+    clear = index.rank("do you block threads")[0]
+    vague = index.rank("block")[0]
+    assert all(0.0 <= c.confidence <= 1.0 for c in index.rank("block") + index.rank("do you block threads"))
+    assert clear.confidence > 0.9 > vague.confidence
+
+
+def test_passive_needs_the_message_to_be_about_what_the_knowledge_knows(small_knowledge: Knowledge) -> None:
+    index = MatchIndex(small_knowledge.entries)
+    # Same entry, same matching words; the second message is mostly about things the knowledge never mentions.
+    known = "can I follow bluesky people?"
+    unknown = "can I follow bluesky people from my kubernetes cluster with terraform?"
+    assert decide(index.rank(known), Mode.PASSIVE, text=known).outcome is Outcome.ANSWER
+    ranked = index.rank(unknown)
+    assert ranked[0].entry.id == "bluesky" and ranked[0].known < 0.6
+    assert decide(ranked, Mode.PASSIVE, text=unknown).outcome is Outcome.SILENT
+
+
+def test_chat_contractions_of_question_words_read_as_questions() -> None:
+    assert looks_like_question("whats the funding bot for")
+    assert looks_like_question("hows the server doing")
+
+
+def test_optional_word_vectors_match_paraphrases_without_shared_words(small_knowledge: Knowledge) -> None:
+    np = pytest.importorskip("numpy")
+    from faqbot.matching.vectors import WordVectors
+
+    # Like real word vectors: a direction every word shares, plus one per topic.
+    topics = {"pays": 1, "funded": 1, "donate": 1, "finances": 1, "money": 1, "block": 2, "threads": 3}
+    topics |= {"follow": 4, "bluesky": 5, "emoji": 6, "custom": 6}
+    words_ = list(topics)
+    vectors = np.zeros((len(words_), 7), dtype=np.int8)
+    for number, word in enumerate(words_):
+        vectors[number, 0] = 60
+        vectors[number, topics[word]] = 110
+    index = MatchIndex(small_knowledge.entries, vectors=WordVectors(words_, vectors, np.ones(len(words_))))
+    assert MatchIndex(small_knowledge.entries).rank("money finances?") == []
+    ranked = index.rank("money finances?")
+    assert ranked[0].entry.id == "funding" and ranked[0].semantic_score > 0.8
+    assert all(0.0 <= c.score <= 1.0 and 0.0 <= c.confidence <= 1.0 for c in ranked)
+    assert index.rank("is it the?") == []  # only stop words
+    empty = MatchIndex([], vectors=WordVectors(words_, vectors, np.ones(len(words_))))
+    assert empty.rank("money finances?") == []
+
+
+def test_the_bundled_word_vectors_load_only_with_numpy() -> None:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        assert bundled_vectors() is None
+        return
+    vectors = bundled_vectors()
+    assert vectors is not None
+    a, b, c = (vectors.embed(t) for t in ("how much does it cost", "what is the price", "is it raining"))
+    assert a is not None and b is not None and c is not None
+    assert float(a @ b) > float(a @ c)
+    assert vectors.embed("zzzqqq") is None

@@ -1,0 +1,105 @@
+"""What each part of the matcher buys: re-tune on dev without it, report on test.
+
+    python bench/ablation.py [--shared ../shared] [--vectors]
+
+Each variant switches one part off, re-fits the calibration and the bars with
+`bench/tune.py` on the dev data (so no variant is handicapped by weights fitted for
+another), and prints the rows `bench/quality.py` prints. Slow (about 30 s a variant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, stackfaq, vmstio
+from tune import dev_sets, tune
+
+from faqbot.evaluation import EvaluationReport, QuestionResult, entry_matches
+from faqbot.matching import index as index_module
+from faqbot.matching import text as text_module
+from faqbot.matching.decision import Mode, Thresholds, decide
+from faqbot.matching.index import MatchIndex
+
+
+@contextmanager
+def patched(module: object, name: str, value: object) -> Iterator[None]:
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+def evaluate(benchmark, vectors, calibration, thresholds: Thresholds) -> EvaluationReport:
+    index = MatchIndex(benchmark.entries, vectors=vectors)
+    index._calibration = calibration
+    report = EvaluationReport()
+    for item in benchmark.test:
+        ranked = index.rank(item.question)
+        best = ranked[0] if ranked else None
+        report.results.append(
+            QuestionResult(
+                item=item,
+                best=best.entry if best else None,
+                best_score=best.score if best else 0.0,
+                explicit=decide(ranked, Mode.EXPLICIT, item.question, thresholds).outcome,
+                passive=decide(ranked, Mode.PASSIVE, item.question, thresholds).outcome,
+                top1_correct=best is not None and any(entry_matches(best.entry, e) for e in item.expected),
+            )
+        )
+    return report
+
+
+def row(name: str, report: EvaluationReport) -> str:
+    if name.startswith("HINT3"):
+        return f"{report.explicit_overall():.3f}"
+    if name.startswith("CLINC"):
+        return f"{report.explicit_accuracy():.3f} / {report.explicit_silence():.3f}"
+    if name == "StackFAQ":
+        return f"{report.top1_accuracy():.3f}"
+    return f"{report.passive_answer_rate():.3f} at {report.false_triggers():.2%}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    parser.add_argument("--vectors", action="store_true")
+    args = parser.parse_args()
+    vectors = None
+    if args.vectors:
+        from faqbot.matching import vectors as vectors_module
+
+        vectors = vectors_module.load_bundled()
+    benchmarks = [hint3(args.shared, name) for name in HINT3_SETS]
+    benchmarks += [clinc150(args.shared), stackfaq(args.shared), vmstio(args.shared)]
+
+    no_openers = text_module._QUESTION_OPENERS - {"whats", "hows", "wheres", "whos", "whys", "whens"}
+    variants: dict[str, Callable[[], object]] = {
+        "final": lambda: patched(index_module, "CENTROID_WEIGHT", index_module.CENTROID_WEIGHT),
+        "best phrasing only (no entry centroid)": lambda: patched(index_module, "CENTROID_WEIGHT", 0.0),
+        "centroid only": lambda: patched(index_module, "CENTROID_WEIGHT", 1.0),
+        "no 'whats'-style question openers": lambda: patched(text_module, "_QUESTION_OPENERS", no_openers),
+    }
+    if vectors is not None:
+        variants["vectors: no common-direction removal"] = lambda: patched(vectors_module, "REMOVE_COMMON", False)
+        variants["vectors: semantic weight 0.3"] = lambda: patched(index_module, "SEMANTIC_WEIGHT", 0.3)
+        variants["vectors: semantic weight 1.0"] = lambda: patched(index_module, "SEMANTIC_WEIGHT", 1.0)
+    print("| variant | " + " | ".join(b.name for b in benchmarks) + " |")
+    print("|---|" + "---|" * len(benchmarks))
+    for name, switch in variants.items():
+        with switch():
+            calibration, thresholds = tune(dev_sets(args.shared, vectors), vectors is not None, log=lambda _: None)
+            cells = [row(b.name, evaluate(b, vectors, calibration, thresholds)) for b in benchmarks]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

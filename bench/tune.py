@@ -1,0 +1,225 @@
+"""Fit the confidence calibration and the decision bars on training/validation data only.
+
+    python bench/tune.py [--shared ../shared] [--vectors]
+
+Dev data (never a test split, never StackFAQ, which has no dev split):
+- HINT3 (no validation split): 5-fold cross-validation on each train split; in each fold
+  one fifth of the utterances are asked, and the intents of a random fifth of the
+  intents are removed from the knowledge so their utterances become out-of-scope;
+- CLINC150 data_small: val + oos_val against the train split;
+- vmst.io: bench/vmstio/questions-dev.yaml and the IRC `dev/` lines.
+
+It fits the logistic weights of `faqbot/matching/calibration.py` (each dev set weighs
+the same), then picks the explicit bar (best mean of the dev sets' explicit measure)
+and the passive bar (most correct passive answers on the vmst.io dev questions while
+at most `PASSIVE_BUDGET` of the dev IRC lines get a reply: half the issue's 1%, as a
+safety margin for the test lines). Prints the constants to paste.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, intent_entries, vmstio
+
+from faqbot.evaluation import LabelledQuestion, entry_matches
+from faqbot.matching.calibration import FEATURES, Calibration, features
+from faqbot.matching.decision import Mode, Outcome, Thresholds, decide
+from faqbot.matching.index import MatchIndex
+from faqbot.matching.text import looks_like_question
+
+PASSIVE_BUDGET = 0.005
+FOLDS = 5
+L2 = 1e-3
+
+
+class Row:
+    """One dev question: its ranking's evidence and whether the top candidate is right."""
+
+    def __init__(self, item: LabelledQuestion, ranked: list) -> None:
+        self.item = item
+        self.ranked = ranked
+        self.in_scope = item.in_scope
+        self.correct = bool(ranked) and any(entry_matches(ranked[0].entry, e) for e in item.expected)
+        self.question_like = looks_like_question(item.question)
+        rival = ranked[1].score if len(ranked) > 1 else 0.0
+        self.x = features(ranked[0], rival) if ranked else (0.0,) * len(FEATURES)
+
+
+def rows_for(entries, questions, vectors) -> list[Row]:
+    index = MatchIndex(entries, vectors=vectors)
+    return [Row(q, index.rank(q.question, 5)) for q in questions]
+
+
+def hint3_cv(benchmark, vectors, seed: int = 0) -> list[Row]:
+    rng = random.Random(seed)
+    examples = [(p.text, e.id) for e in benchmark.entries for p in e.phrasings]
+    intents = sorted({i for _, i in examples})
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    rows: list[Row] = []
+    for fold in range(FOLDS):
+        held_intents = set(rng.sample(intents, max(1, len(intents) // 5)))
+        asked = set(order[fold::FOLDS])
+        train = [x for n, x in enumerate(examples) if n not in asked and x[1] not in held_intents]
+        questions = [
+            LabelledQuestion(text, () if intent in held_intents else (intent,))
+            for n, (text, intent) in enumerate(examples)
+            if n in asked
+        ]
+        rows += rows_for(intent_entries(train, "cv"), questions, vectors)
+    return rows
+
+
+def dev_sets(shared: Path, vectors) -> dict[str, list[Row]]:
+    sets = {f"HINT3 {name} (cv)": hint3_cv(hint3(shared, name), vectors) for name in HINT3_SETS}
+    clinc = clinc150(shared)
+    sets["CLINC150 (val)"] = rows_for(clinc.entries, clinc.dev, vectors)
+    vmst = vmstio(shared)
+    sets["vmst.io (dev)"] = rows_for(vmst.entries, vmst.dev, vectors)
+    return sets
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    n = len(b)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col and m[col][col]:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] if m[i][i] else 0.0 for i in range(n)]
+
+
+def fit_logistic(xs: list[tuple[float, ...]], ys: list[bool], ws: list[float]) -> tuple[list[float], float]:
+    """Weighted L2-regularised logistic regression by Newton's method (features plus a bias)."""
+    k = len(xs[0]) + 1
+    beta = [0.0] * k
+    for _ in range(30):
+        grad = [0.0] * k
+        hess = [[0.0] * k for _ in range(k)]
+        for x, y, w in zip(xs, ys, ws, strict=True):
+            v = (*x, 1.0)
+            z = sum(b * f for b, f in zip(beta, v, strict=True))
+            p = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+            g = w * (p - y)
+            h = w * p * (1 - p)
+            for i in range(k):
+                grad[i] += g * v[i]
+                for j in range(i, k):
+                    hess[i][j] += h * v[i] * v[j]
+        for i in range(k):
+            for j in range(i):
+                hess[i][j] = hess[j][i]
+            if i < k - 1:
+                grad[i] += L2 * beta[i]
+                hess[i][i] += L2
+            hess[i][i] += 1e-9
+        step = _solve(hess, grad)
+        beta = [b - s for b, s in zip(beta, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-7:
+            break
+    return beta[:-1], beta[-1]
+
+
+def explicit_measure(name: str, rows: list[Row], thresholds: Thresholds) -> float:
+    """The dev counterpart of the set's reported explicit row."""
+    answered = [decide(r.ranked, Mode.EXPLICIT, r.item.question, thresholds).outcome is Outcome.ANSWER for r in rows]
+    inside = [a and r.correct for a, r in zip(answered, rows, strict=True) if r.in_scope]
+    outside = [not a for a, r in zip(answered, rows, strict=True) if not r.in_scope]
+    if name.startswith("CLINC") or name.startswith("vmst"):  # in-scope accuracy and out-of-scope recall, balanced
+        return (sum(inside) / len(inside) + sum(outside) / len(outside)) / 2
+    return (sum(inside) + sum(outside)) / len(rows)
+
+
+def passive_measure(rows: list[Row], thresholds: Thresholds) -> tuple[float, float]:
+    answered = [decide(r.ranked, Mode.PASSIVE, r.item.question, thresholds).outcome is Outcome.ANSWER for r in rows]
+    inside = [a and r.correct for a, r in zip(answered, rows, strict=True) if r.in_scope]
+    outside = [a for a, r in zip(answered, rows, strict=True) if not r.in_scope]
+    return sum(inside) / len(inside), sum(outside) / len(outside)
+
+
+def recompute(sets: dict[str, list[Row]], weights: list[float], bias: float) -> None:
+    """Re-attach confidences under new weights (rankings do not change)."""
+    calibration = Calibration(tuple(weights), bias)
+    for rows in sets.values():
+        for row in rows:
+            ranked = row.ranked
+            rivals = [ranked[1 if n == 0 else 0].score if len(ranked) > 1 else 0.0 for n in range(len(ranked))]
+            row.ranked = [
+                replace(c, confidence=calibration.confidence(c, rival)) for c, rival in zip(ranked, rivals, strict=True)
+            ]
+
+
+def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> tuple[Calibration, Thresholds]:
+    """Fit the calibration, then choose the bars, on the dev `sets`."""
+    xs, ys, ws = [], [], []
+    for rows in sets.values():
+        for row in rows:
+            xs.append(row.x)
+            ys.append(row.in_scope and row.correct)
+            ws.append(1 / len(rows))
+    weights, bias = fit_logistic(xs, ys, ws)
+    if not semantic:  # no semantic evidence without vectors: its weight stays 0
+        weights[FEATURES.index("semantic")] = 0.0
+    recompute(sets, weights, bias)
+    log("weights: " + ", ".join(f"{n}={w:.3f}" for n, w in zip(FEATURES, weights, strict=True)) + f", bias={bias:.3f}")
+
+    best = None
+    margin = 0.04  # a near-tie is a suggestion, as before (the unit tests pin it)
+    for bar in [x / 100 for x in range(20, 81, 5)]:
+        thresholds = Thresholds(explicit_answer=bar, explicit_margin=margin)
+        scores = {name: explicit_measure(name, rows, thresholds) for name, rows in sets.items()}
+        mean = sum(scores.values()) / len(scores)
+        if best is None or mean > best[0]:
+            best = (mean, bar, scores)
+    _, bar, scores = best
+    shown = ", ".join(f"{n} {s:.3f}" for n, s in scores.items())
+    log(f"explicit_answer={bar:.2f} explicit_margin={margin:.2f}: {shown}")
+
+    # Passive stays stricter than explicit (a higher bar); a passive reply may also need most of
+    # the message's distinctive words to be known to the knowledge at all (`passive_known`).
+    # Most correct dev answers wins; a tie goes to the fewer IRC replies.
+    chosen = (min(1.0, bar + 0.05), 0.0, 0.0, 0.0)
+    for passive in [x / 100 for x in range(round(bar * 100) + 5, 100, 5)]:
+        for known in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            thresholds = Thresholds(bar, margin, passive_answer=passive, passive_known=known)
+            rate, false = passive_measure(sets["vmst.io (dev)"], thresholds)
+            log(f"  passive_answer={passive:.2f} known {known}: dev passive correct {rate:.3f}, IRC {false:.2%}")
+            if false <= PASSIVE_BUDGET and (rate, -false) > (chosen[2], -chosen[3]):
+                chosen = (passive, known, rate, false)
+    log(
+        f"passive_answer={chosen[0]:.2f} passive_known={chosen[1]}: dev passive correct {chosen[2]:.3f}, "
+        f"dev IRC answered {chosen[3]:.2%}"
+    )
+    thresholds = Thresholds(bar, margin, passive_answer=chosen[0], passive_known=chosen[1])
+    return Calibration(tuple(weights), bias), thresholds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    parser.add_argument("--vectors", action="store_true", help="tune the configuration with bundled word vectors")
+    parser.add_argument("--grid", action="store_true", help="also print every passive bar tried")
+    args = parser.parse_args()
+    vectors = None
+    if args.vectors:
+        from faqbot.matching.vectors import load_bundled
+
+        vectors = load_bundled()
+    sets = dev_sets(args.shared, vectors)
+    tune(sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
