@@ -28,7 +28,7 @@ import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -242,9 +242,9 @@ class MatchIndex:
         if asked_question_words and dots:
             question_words_of = self._phrasing_question_words
             for phrasing_number in dots:
-                found = question_words_of[phrasing_number]
-                if found:
-                    dots[phrasing_number] += sum(w * found.get(t, 0.0) for t, w in asked_question_words)
+                its_question_words = question_words_of[phrasing_number]
+                if its_question_words:
+                    dots[phrasing_number] += sum(w * its_question_words.get(t, 0.0) for t, w in asked_question_words)
         elif asked_question_words:
             for term, query_weight in asked_question_words:
                 for phrasing_number, weight in self._question_word_postings.get(term, ()):
@@ -303,18 +303,15 @@ class MatchIndex:
             phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
             text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
             semantic_score = semantic[entry_number] if semantic is not None else 0.0
-            evidence = (score, score - rival, phrasing_score, text_score, coverage, known, semantic_score)
-            candidates.append(
-                Candidate(
-                    self.entries[entry_number],
-                    score,
-                    phrasing_score,
-                    text_score,
-                    self._phrasing_text[phrasing_number] if phrasing_number >= 0 else "",
-                    coverage,
-                    known,
-                    semantic_score,
-                    self._calibration.probability(evidence),
-                )
+            candidate = Candidate(
+                self.entries[entry_number],
+                score,
+                phrasing_score,
+                text_score,
+                self._phrasing_text[phrasing_number] if phrasing_number >= 0 else "",
+                coverage,
+                known,
+                semantic_score,
             )
+            candidates.append(replace(candidate, confidence=self._calibration.confidence(candidate, rival)))
         return candidates[:limit]
