@@ -18,12 +18,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, stackfaq, vmstio
+from quality import headline
 from tune import dev_sets, tune
 
-from faqbot.evaluation import EvaluationReport, QuestionResult, entry_matches
+from faqbot.evaluation import evaluate
 from faqbot.matching import index as index_module
 from faqbot.matching import text as text_module
-from faqbot.matching.decision import Mode, Thresholds, decide
 from faqbot.matching.index import MatchIndex
 
 
@@ -35,36 +35,6 @@ def patched(module: object, name: str, value: object) -> Iterator[None]:
         yield
     finally:
         setattr(module, name, old)
-
-
-def evaluate(benchmark, vectors, calibration, thresholds: Thresholds) -> EvaluationReport:
-    index = MatchIndex(benchmark.entries, vectors=vectors)
-    index._calibration = calibration
-    report = EvaluationReport()
-    for item in benchmark.test:
-        ranked = index.rank(item.question)
-        best = ranked[0] if ranked else None
-        report.results.append(
-            QuestionResult(
-                item=item,
-                best=best.entry if best else None,
-                best_score=best.score if best else 0.0,
-                explicit=decide(ranked, Mode.EXPLICIT, item.question, thresholds).outcome,
-                passive=decide(ranked, Mode.PASSIVE, item.question, thresholds).outcome,
-                top1_correct=best is not None and any(entry_matches(best.entry, e) for e in item.expected),
-            )
-        )
-    return report
-
-
-def row(name: str, report: EvaluationReport) -> str:
-    if name.startswith("HINT3"):
-        return f"{report.explicit_overall():.3f}"
-    if name.startswith("CLINC"):
-        return f"{report.explicit_accuracy():.3f} / {report.explicit_silence():.3f}"
-    if name == "StackFAQ":
-        return f"{report.top1_accuracy():.3f}"
-    return f"{report.passive_answer_rate():.3f} at {report.false_triggers():.2%}"
 
 
 def main() -> int:
@@ -96,7 +66,10 @@ def main() -> int:
     for name, switch in variants.items():
         with switch():
             calibration, thresholds = tune(dev_sets(args.shared, vectors), vectors is not None, log=lambda _: None)
-            cells = [row(b.name, evaluate(b, vectors, calibration, thresholds)) for b in benchmarks]
+            cells = [
+                headline(b.name, evaluate(MatchIndex(b.entries, vectors, calibration), b.test, thresholds))
+                for b in benchmarks
+            ]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return 0
 

@@ -47,16 +47,20 @@ def load_vectors(wanted: bool):
     return bundled_vectors() if wanted else None  # None without numpy: the optional extra is absent
 
 
+def headline(name: str, report: EvaluationReport) -> str:
+    """The number(s) the issue's table reports for set `name`."""
+    if name.startswith("HINT3"):
+        return f"{report.explicit_overall():.3f}"
+    if name.startswith("CLINC"):
+        return f"{report.explicit_accuracy():.3f} / {report.explicit_silence():.3f}"
+    if name == "StackFAQ":
+        return f"{report.top1_accuracy():.3f}"
+    return f"{report.passive_answer_rate():.3f} at {report.false_triggers():.2%}"
+
+
 def measure(benchmark: Benchmark, vectors=None) -> tuple[str, EvaluationReport]:
     report = evaluate(MatchIndex(benchmark.entries, vectors=vectors), benchmark.test)
-    name = benchmark.name
-    if name.startswith("HINT3"):
-        return f"{report.explicit_overall():.3f}", report
-    if name.startswith("CLINC"):
-        return f"{report.explicit_accuracy():.3f} / {report.explicit_silence():.3f}", report
-    if name == "StackFAQ":
-        return f"{report.top1_accuracy():.3f}", report
-    return f"{report.passive_answer_rate():.3f} at {report.false_triggers():.2%}", report
+    return headline(benchmark.name, report), report
 
 
 def speed(benchmark: Benchmark, vectors=None, queries: int = 1000) -> str:

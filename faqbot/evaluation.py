@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from faqbot.matching.decision import Mode, Outcome, decide
+from faqbot.matching.decision import DEFAULT_THRESHOLDS, Mode, Outcome, Thresholds, decide
 from faqbot.matching.index import MatchIndex
 from faqbot.sources.model import Entry, Problem
 from faqbot.sources.yaml_source import LineNumberLoader
@@ -112,7 +112,10 @@ def entry_matches(entry: Entry, expected: str) -> bool:
     return False
 
 
-def evaluate(index: MatchIndex, questions: Iterable[LabelledQuestion]) -> EvaluationReport:
+def evaluate(
+    index: MatchIndex, questions: Iterable[LabelledQuestion], thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> EvaluationReport:
+    """Ask every labelled question through `index` and the bot's decisions."""
     report = EvaluationReport()
     for item in questions:
         ranked = index.rank(item.question)
@@ -122,8 +125,8 @@ def evaluate(index: MatchIndex, questions: Iterable[LabelledQuestion]) -> Evalua
                 item=item,
                 best=best.entry if best else None,
                 best_score=best.score if best else 0.0,
-                explicit=decide(ranked, Mode.EXPLICIT, text=item.question).outcome,
-                passive=decide(ranked, Mode.PASSIVE, text=item.question).outcome,
+                explicit=decide(ranked, Mode.EXPLICIT, item.question, thresholds).outcome,
+                passive=decide(ranked, Mode.PASSIVE, item.question, thresholds).outcome,
                 top1_correct=best is not None and any(entry_matches(best.entry, e) for e in item.expected),
             )
         )

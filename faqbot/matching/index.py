@@ -93,12 +93,15 @@ def _term_factors(text: str) -> dict[str, float]:
 class MatchIndex:
     """An immutable index over entries; build a new one when knowledge changes.
 
-    `vectors` (optional) are static word vectors, e.g. `vectors.load_bundled()`."""
+    `vectors` (optional) are static word vectors, e.g. `vectors.load_bundled()`;
+    `calibration` replaces the fitted one (for tuning and ablations)."""
 
-    def __init__(self, entries: Sequence[Entry], vectors: WordVectors | None = None) -> None:
+    def __init__(
+        self, entries: Sequence[Entry], vectors: WordVectors | None = None, calibration: Calibration | None = None
+    ) -> None:
         self.entries = list(entries)
         self._vectors = vectors
-        self._calibration: Calibration = SEMANTIC if vectors is not None else LEXICAL
+        self._calibration = calibration or (SEMANTIC if vectors is not None else LEXICAL)
         self._phrasing_entry: list[int] = []
         self._phrasing_text: list[str] = []
         self._phrasing_norm: list[float] = []
