@@ -59,8 +59,9 @@ def main() -> int:
     }
     if vectors is not None:
         variants["vectors: no common-direction removal"] = lambda: patched(vectors_module, "REMOVE_COMMON", False)
-        variants["vectors: semantic weight 0.3"] = lambda: patched(index_module, "SEMANTIC_WEIGHT", 0.3)
-        variants["vectors: semantic weight 1.0"] = lambda: patched(index_module, "SEMANTIC_WEIGHT", 1.0)
+        word_vectors = vectors_module.WordVectors
+        variants["vectors: semantic weight 0.3"] = lambda: patched(word_vectors, "semantic_weight", 0.3)
+        variants["vectors: semantic weight 1.0"] = lambda: patched(word_vectors, "semantic_weight", 1.0)
     print("| variant | " + " | ".join(b.name for b in benchmarks) + " |")
     print("|---|" + "---|" * len(benchmarks))
     for name, switch in variants.items():

@@ -1,6 +1,6 @@
 """Answer quality on public labelled sets, with the bot's own fixed decisions.
 
-    python bench/quality.py [--shared ../shared] [--failures N] [--no-vectors]
+    python bench/quality.py [--shared ../shared] [--failures N] [--with vectors,encoder]
 
 Each set is framed as knowledge (one entry per intent or FAQ, training utterances
 as alternates) and its test split is asked through the same index and decisions
@@ -9,8 +9,9 @@ addressed to a bot); the vmst.io row is passive (chat is not). Nothing is tuned 
 the test splits. Also prints the median time per question with CLINC150 as the
 knowledge, next to rapidfuzz `process.extractOne` over the same phrasings.
 
-Two configurations side by side: the default install (lexical) and, when numpy is
-installed (`faqbot[vectors]`), the same with the bundled static word vectors.
+Configurations side by side: the default install (lexical) and, when installed, the
+same with the bundled static word vectors (`faqbot[vectors]`) and with the bundled
+sentence encoder (`faqbot[encoder]`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,6 @@ REFERENCE = {
     "StackFAQ": ("top-1 over 1,250 paraphrases", "0.71", "0.94", ">= 0.90"),
     "vmst.io docs + IRC": ("passive correct answers / IRC lines answered", "0.03", "0.74", ">= 0.85 at <= 1%"),
 }
-
-
-def load_vectors(wanted: bool):
-    return bundled_vectors() if wanted else None  # None without numpy: the optional extra is absent
 
 
 def headline(name: str, report: EvaluationReport) -> str:
@@ -83,38 +80,61 @@ def speed(benchmark: Benchmark, vectors=None, queries: int = 1000) -> str:
     p95 = sorted(ours)[int(0.95 * len(ours))]
     p95_base = sorted(theirs)[int(0.95 * len(theirs))]
     return (
-        f"{'with vectors' if vectors is not None else 'default'}: per question with {benchmark.name} as knowledge "
+        f"per question with {benchmark.name} as knowledge "
         f"({len(phrasings)} phrasings), {len(asked)} questions: faqbot median {mine * 1000:.3f} ms "
         f"(p95 {p95 * 1000:.3f}), rapidfuzz extractOne median {base * 1000:.3f} ms (p95 {p95_base * 1000:.3f}); "
         f"ratio {mine / base:.2f}; index built in {built * 1000:.0f} ms"
     )
 
 
+def configurations(wanted: list[str]) -> dict[str, object]:
+    """The default install, and each optional semantic source that is installed and wanted."""
+    found: dict[str, object] = {"faqbot": None}
+    if "vectors" in wanted and (vectors := bundled_vectors()) is not None:
+        found["faqbot + vectors"] = vectors
+    if "encoder" in wanted:
+        try:
+            from faqbot.matching.encoder import load_bundled
+        except ImportError:  # faqbot[encoder] is not installed
+            pass
+        else:
+            found["faqbot + encoder"] = load_bundled()
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--failures", type=int, default=0, help="print up to N failures per set")
-    parser.add_argument("--no-vectors", action="store_true", help="only the default (lexical) configuration")
+    parser.add_argument("--failures", type=int, default=0, help="print up to N failures per set (default config)")
+    parser.add_argument(
+        "--with",
+        dest="extras",
+        default="vectors,encoder",
+        help="optional configurations to add when installed (comma-separated: vectors, encoder; '' for none)",
+    )
     args = parser.parse_args()
-    vectors = load_vectors(not args.no_vectors)
+    configs = configurations([w.strip() for w in args.extras.split(",") if w.strip()])
 
     benchmarks = [hint3(args.shared, name) for name in HINT3_SETS]
     benchmarks += [clinc150(args.shared), stackfaq(args.shared), vmstio(args.shared)]
-    with_vectors = " faqbot + vectors |" if vectors is not None else ""
-    print(f"| set | measure | faqbot |{with_vectors} BM25 | MiniLM kNN | target |")
-    print("|---|---|---|" + ("---|" if vectors is not None else "") + "---|---|---|")
+    names = " | ".join(configs)
+    print(f"| set | measure | {names} | BM25 | MiniLM kNN | target |")
+    print("|---|---|" + "---|" * len(configs) + "---|---|---|")
     reports = {}
     for benchmark in benchmarks:
         started = time.perf_counter()
-        result, reports[benchmark.name] = measure(benchmark)
-        second = f" {measure(benchmark, vectors)[0]} |" if vectors is not None else ""
+        cells = []
+        for source in configs.values():
+            result, report = measure(benchmark, source)
+            cells.append(result)
+            if source is None:
+                reports[benchmark.name] = report
         what, bm25, minilm, target = REFERENCE[benchmark.name]
-        print(f"| {benchmark.name} | {what} | {result} |{second} {bm25} | {minilm} | {target} |", flush=True)
+        print(f"| {benchmark.name} | {what} | {' | '.join(cells)} | {bm25} | {minilm} | {target} |", flush=True)
         print(f"<!-- {time.perf_counter() - started:.1f} s -->", file=sys.stderr)
     print()
-    print(speed(benchmarks[3]))
-    if vectors is not None:
-        print(speed(benchmarks[3], vectors))
+    for name, source in configs.items():
+        print(f"{name}: {speed(benchmarks[3], source)}")
     started = time.perf_counter()
     MatchIndex(benchmarks[5].entries)
     built = (time.perf_counter() - started) * 1000

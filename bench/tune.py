@@ -1,6 +1,6 @@
 """Fit the confidence calibration and the decision bars on training/validation data only.
 
-    python bench/tune.py [--shared ../shared] [--vectors]
+    python bench/tune.py [--shared ../shared] [--vectors | --encoder]
 
 Dev data (never a test split, never StackFAQ, which has no dev split):
 - HINT3 (no validation split): 5-fold cross-validation on each train split; in each fold
@@ -208,7 +208,9 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> tuple[Calibra
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--vectors", action="store_true", help="tune the configuration with bundled word vectors")
+    semantic = parser.add_mutually_exclusive_group()
+    semantic.add_argument("--vectors", action="store_true", help="tune the configuration with bundled word vectors")
+    semantic.add_argument("--encoder", action="store_true", help="tune the configuration with the sentence encoder")
     parser.add_argument("--grid", action="store_true", help="also print every passive bar tried")
     args = parser.parse_args()
     vectors = None
@@ -216,6 +218,10 @@ def main() -> int:
         from faqbot.matching.vectors import load_bundled
 
         vectors = load_bundled()
+    elif args.encoder:
+        from faqbot.matching.encoder import load_bundled as load_encoder
+
+        vectors = load_encoder()
     sets = dev_sets(args.shared, vectors)
     tune(sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None)
     return 0

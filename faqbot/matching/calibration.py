@@ -71,5 +71,8 @@ class Calibration:
 
 
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
+# One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`. The bars in
+# `decision.py` are the default configuration's and are shared.
 LEXICAL = Calibration(weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0), bias=-3.080)
+ENCODER = Calibration(weights=(-0.004, 5.532, 2.474, -0.523, 2.052, -0.289, 2.168), bias=-3.093)
 SEMANTIC = Calibration(weights=(-0.928, 6.292, 3.798, -0.198, 1.239, -0.277, 1.701), bias=-3.054)

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
-from faqbot.matching.calibration import LEXICAL, SEMANTIC, Calibration
+from faqbot.matching.calibration import LEXICAL, Calibration
 from faqbot.matching.text import QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import WordVectors
+    from faqbot.matching.vectors import SemanticSource, WordVectors
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
@@ -47,7 +47,6 @@ TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approac
 MIN_TYPO_LENGTH = 4
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
 EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
-SEMANTIC_WEIGHT = 0.5  # with word vectors: score = (lexical + w * semantic) / (1 + w)
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,11 @@ class MatchIndex:
     `calibration` replaces the fitted one (for tuning and ablations)."""
 
     def __init__(
-        self, entries: Sequence[Entry], vectors: WordVectors | None = None, calibration: Calibration | None = None
+        self, entries: Sequence[Entry], vectors: SemanticSource | None = None, calibration: Calibration | None = None
     ) -> None:
         self.entries = list(entries)
         self._vectors = vectors
-        self._calibration = calibration or (SEMANTIC if vectors is not None else LEXICAL)
+        self._calibration = calibration or (vectors.calibration if vectors is not None else LEXICAL)
         self._phrasing_entry: list[int] = []
         self._phrasing_text: list[str] = []
         self._phrasing_norm: list[float] = []
@@ -280,7 +279,7 @@ class MatchIndex:
             text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
             lexical[entry_number] = max(phrasing_score, (1 - TEXT_WEIGHT) * phrasing_score + TEXT_WEIGHT * text_score)
         if semantic is not None:
-            weight = SEMANTIC_WEIGHT
+            weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
             combined = {
                 e: (lexical.get(e, 0.0) + weight * max(0.0, semantic[e])) / (1 + weight)

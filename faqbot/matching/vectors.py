@@ -17,9 +17,11 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from faqbot.matching.calibration import SEMANTIC, Calibration
 from faqbot.matching.text import fold
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "words-minilm.npz"
@@ -27,7 +29,24 @@ REMOVE_COMMON = True  # project the phrasings' mean direction out of every vecto
 _PLAIN = re.compile(r"[a-z0-9]+")
 
 
+class SemanticSource(Protocol):
+    """What the match index needs from word vectors or a sentence encoder."""
+
+    dims: int
+    calibration: Calibration
+    semantic_weight: float
+
+    def embed(self, text: str) -> np.ndarray | None: ...
+
+    def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex: ...
+
+
 class WordVectors:
+    """Static word vectors; a text's vector is the weighted mean of its words' vectors."""
+
+    calibration = SEMANTIC  # fitted by bench/tune.py --vectors
+    semantic_weight = 0.5  # score = (lexical + w * semantic) / (1 + w); 0.3 and 1.0 were worse on dev
+
     def __init__(self, words: Sequence[str], vectors: np.ndarray, weights: np.ndarray) -> None:
         self._lookup = {w: i for i, w in enumerate(words)}
         self._weighted = (vectors.astype(np.float32) / 127.0) * weights.astype(np.float32)[:, None]
@@ -51,6 +70,17 @@ class WordVectors:
         return SemanticIndex(self, phrasings, bodies)
 
 
+def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
+    """Embed many texts, in batches when the source can (a sentence encoder)."""
+    if hasattr(source, "embed_many"):
+        present = [i for i, t in enumerate(texts) if t and t.strip()]
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for i, row in zip(present, source.embed_many([texts[i] for i in present]), strict=True):
+            vectors[i] = row
+        return vectors
+    return [source.embed(t) if t else None for t in texts]
+
+
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
@@ -59,12 +89,11 @@ class SemanticIndex:
         count = len(phrasings)
         self._count = count
         rows, owners = [], []
-        for entry_number, texts in enumerate(phrasings):
-            for text in texts:
-                vector = vectors.embed(text)
-                if vector is not None:
-                    rows.append(vector)
-                    owners.append(entry_number)
+        flat = [(entry_number, text) for entry_number, texts in enumerate(phrasings) for text in texts]
+        for (entry_number, _), vector in zip(flat, _embed_all(vectors, [t for _, t in flat]), strict=True):
+            if vector is not None:
+                rows.append(vector)
+                owners.append(entry_number)
         matrix = np.stack(rows) if rows else np.zeros((0, vectors.dims), dtype=np.float32)
         # The knowledge's common direction (what all its phrasings share) says nothing about
         # which entry a question is about; it is projected out of every vector.
@@ -77,8 +106,7 @@ class SemanticIndex:
         np.add.at(centroids, np.array(owners, dtype=np.intp), matrix)
         self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         self._bodies = np.zeros((count, vectors.dims), dtype=np.float32)
-        for entry_number, body in enumerate(bodies):
-            vector = vectors.embed(body) if body else None
+        for entry_number, vector in enumerate(_embed_all(vectors, list(bodies))):
             if vector is not None:
                 self._bodies[entry_number] = self._without_common(vector)
 

@@ -154,3 +154,33 @@ def test_the_bundled_word_vectors_load_only_with_numpy() -> None:
     assert a is not None and b is not None and c is not None
     assert float(a @ b) > float(a @ c)
     assert vectors.embed("zzzqqq") is None
+
+
+def test_the_optional_sentence_encoder_matches_by_meaning(small_knowledge: Knowledge) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    from faqbot.matching.encoder import load_bundled
+
+    encoder = load_bundled()
+    money, price, weather = encoder.embed_many(["who covers the hosting bills", "what does it cost", "is it raining"])
+    assert float(money @ price) > float(money @ weather)
+    assert encoder.embed("   ") is None
+    single = encoder.embed("who covers the hosting bills")
+    assert single is not None and float(single @ money) > 0.98  # batching does not change the meaning
+    index = MatchIndex(small_knowledge.entries, vectors=encoder)
+    ranked = index.rank("who covers the hosting bills?")  # no word in common with the funding entry
+    assert ranked[0].entry.id == "funding"
+    assert all(0.0 <= c.score <= 1.0 and 0.0 <= c.confidence <= 1.0 for c in ranked)
+    assert index.rank("do you block threads")[0].entry.id == "threads"
+
+
+def test_the_sentence_encoder_reuses_vectors_of_texts_it_has_seen() -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    from faqbot.matching.encoder import load_bundled
+
+    encoder = load_bundled()
+    first = encoder.embed_many(["can my company sign up", "who runs this place"])
+    again = encoder.embed_many(["who runs this place", "a phrasing added by a moderator"])
+    assert (again[0] == first[1]).all()
+    assert "a phrasing added by a moderator" in encoder._cache

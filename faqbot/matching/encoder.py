@@ -1,0 +1,97 @@
+"""Optional sentence encoder: all-MiniLM-L6-v2 run with onnxruntime, for `faqbot[encoder]`.
+
+Word vectors (`vectors.py`) average words; a sentence encoder reads the whole
+question, so "who keeps the lights on" can find "Funding". The model is the
+sentence-transformers all-MiniLM-L6-v2 exported to ONNX with mean pooling and
+normalisation inside the graph, weights quantised to int8 per channel (23 MB), by
+`tools/build_encoder.py`. Nothing is downloaded at run time: the model file is read
+from `FAQBOT_ENCODER_DIR` or the package's `data/` folder. It plugs into the match
+index exactly like word vectors (`embed`, `dims`, `entry_index`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+from tokenizers import Tokenizer
+
+from faqbot.matching.calibration import ENCODER
+from faqbot.matching.vectors import SemanticIndex
+
+DATA = Path(__file__).resolve().parent / "data"
+MODEL_FILE = "minilm-int8.onnx"
+TOKENIZER_FILE = "minilm-tokenizer.json"
+MAX_TOKENS = 128
+BATCH = 64
+CACHE_SIZE = 50_000  # texts whose vectors are kept (384 floats each: about 75 MB at most)
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, unit length)."""
+
+    dims = 384
+    calibration = ENCODER  # fitted by bench/tune.py --encoder
+    # score = (lexical + w * semantic) / (1 + w); of 0.5, 1, 2, 4 the best dev top-1 on average
+    # (vmst.io dev .591/.636/.545/.455, CLINC150 val .883/.895/.900/.900)
+    semantic_weight = 1.0
+
+    def __init__(self, folder: Path) -> None:
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # one question at a time; leave the other core to the chat client
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, text: str) -> np.ndarray | None:
+        if not text.strip():
+            return None
+        return self.embed_many([text])[0]
+
+    def embed_many(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors, one row per text. Texts seen before come from a cache, so a live
+        reload only runs the model over phrasings that changed."""
+        rows = np.zeros((len(texts), self.dims), dtype=np.float32)
+        missing = [i for i, text in enumerate(texts) if text not in self._cache]
+        if missing:
+            fresh = self._run_model([texts[i] for i in missing])
+            if len(self._cache) + len(missing) > CACHE_SIZE:
+                self._cache.clear()
+            for i, row in zip(missing, fresh, strict=True):
+                self._cache[texts[i]] = row
+        for i, text in enumerate(texts):
+            rows[i] = self._cache[text]
+        return rows
+
+    def _run_model(self, texts: Sequence[str]) -> np.ndarray:
+        """Batches of texts of similar length run together."""
+        rows = np.zeros((len(texts), self.dims), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in chunk])
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, encoding in enumerate(encodings):
+                ids[row, : len(encoding.ids)] = encoding.ids
+                mask[row, : len(encoding.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            rows[chunk] = self._session.run(None, feed)[0]
+        return rows
+
+    def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:
+        return SemanticIndex(self, phrasings, bodies)
+
+
+@lru_cache(maxsize=1)
+def load_bundled() -> SentenceEncoder:
+    return SentenceEncoder(Path(os.environ.get("FAQBOT_ENCODER_DIR") or DATA))
