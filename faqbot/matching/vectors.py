@@ -84,7 +84,7 @@ def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
-    def __init__(self, vectors: WordVectors, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> None:
+    def __init__(self, vectors: SemanticSource, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> None:
         self._vectors = vectors
         count = len(phrasings)
         self._count = count
