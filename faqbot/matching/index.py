@@ -9,7 +9,7 @@ Two kinds of evidence, kept apart on purpose:
   that many phrasings agree on beats one that a single phrasing happens to echo;
 - *text* (the page or section body) is supporting evidence, scored as the share of
   the question's distinctive words it contains, with BM25-style saturation.
-A score leans on phrasings: text alone can lift an entry to at most `TEXT_ONLY_CEILING`.
+A score leans on phrasings: text alone can lift an entry to at most `TEXT_WEIGHT`.
 A phrasing typed verbatim gives its entry a phrasing score of 1.
 Typos are repaired against the index's own vocabulary with rapidfuzz.
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
-TEXT_ONLY_CEILING = TEXT_WEIGHT
 TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approach 1 (BM25-style)
 MIN_TYPO_LENGTH = 4
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing

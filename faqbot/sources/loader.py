@@ -91,10 +91,6 @@ class KnowledgeLoader:
         self.base_url = base_url
         self._last_good: dict[str, ParsedFile] = {}
 
-    def files(self) -> list[Path]:
-        """Every knowledge file under the folders, for change detection."""
-        return [file for root in self.paths if root.exists() for file, _ in _files_under(root)]
-
     def load(self) -> Knowledge:
         """Read and check every file now."""
         knowledge = Knowledge(base_url=self.base_url)
