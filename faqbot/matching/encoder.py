@@ -48,6 +48,9 @@ class SentenceEncoder:
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
         self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        # The model's own tokenizer file pads every text to 128 tokens; padding here is ours
+        # (to the batch's longest text), and only real tokens may count in the mean pooling.
+        self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._cache: dict[str, np.ndarray] = {}
 
@@ -83,7 +86,7 @@ class SentenceEncoder:
             mask = np.zeros((len(chunk), width), dtype=np.int64)
             for row, encoding in enumerate(encodings):
                 ids[row, : len(encoding.ids)] = encoding.ids
-                mask[row, : len(encoding.ids)] = 1
+                mask[row, : len(encoding.ids)] = encoding.attention_mask
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             rows[chunk] = self._session.run(None, feed)[0]
         return rows

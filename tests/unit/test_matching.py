@@ -174,6 +174,32 @@ def test_the_optional_sentence_encoder_matches_by_meaning(small_knowledge: Knowl
     assert index.rank("do you block threads")[0].entry.id == "threads"
 
 
+# Cosine similarities from the original all-MiniLM-L6-v2 (sentence-transformers, PyTorch, float32).
+REFERENCE_SIMILARITIES = [
+    ("who pays for the server", "We use Let's Encrypt as our primary certificate authority.", 0.260),
+    ("who pays for the server", "Funding: donations from members pay for hosting.", 0.551),
+    ("can my company sign up", "Brand and business accounts are not allowed.", 0.396),
+    ("is it raining", "Brand and business accounts are not allowed.", -0.078),
+]
+
+
+def test_the_sentence_encoder_agrees_with_the_original_model() -> None:
+    """The int8 model, our tokenisation and our padding must give the original's similarities:
+    a tokenizer that pads every text to 128 tokens once made all texts look alike (0.8+)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tokenizers")
+    from faqbot.matching.encoder import load_bundled
+
+    encoder = load_bundled()
+    for question, text, expected in REFERENCE_SIMILARITIES:
+        alone = encoder._run_model([question, text])
+        assert float(alone[0] @ alone[1]) == pytest.approx(expected, abs=0.04), (question, text)
+    long_text = " ".join(["the server is hosted in a data centre with backups every night"] * 8)
+    batched = encoder._run_model(["who pays for the server", long_text])[0]
+    alone = encoder._run_model(["who pays for the server"])[0]
+    assert float(batched @ alone) > 0.98  # padding to a longer neighbour changes little (int8 ranges are per batch)
+
+
 def test_the_sentence_encoder_reuses_vectors_of_texts_it_has_seen() -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tokenizers")
