@@ -66,10 +66,9 @@ def main() -> int:
     print("|---|" + "---|" * len(benchmarks))
     for name, switch in variants.items():
         with switch():
-            calibration, thresholds = tune(dev_sets(args.shared, vectors), vectors is not None, log=lambda _: None)
+            calibration = tune(dev_sets(args.shared, vectors), vectors is not None, log=lambda _: None)
             cells = [
-                headline(b.name, evaluate(MatchIndex(b.entries, vectors, calibration), b.test, thresholds))
-                for b in benchmarks
+                headline(b.name, evaluate(MatchIndex(b.entries, vectors, calibration), b.test)) for b in benchmarks
             ]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     return 0

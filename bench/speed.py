@@ -102,7 +102,9 @@ def main() -> int:
         for query in queries[:20]:  # warm caches the same way for both
             index.rank(query)
             process.extractOne(query, phrasings, scorer=fuzz.WRatio)
-        ours = time_per_question(lambda q, index=index: decide(index.rank(q), Mode.EXPLICIT, text=q), queries)
+        ours = time_per_question(
+            lambda q, index=index: decide(index.rank(q), Mode.EXPLICIT, text=q, thresholds=index.thresholds), queries
+        )
         baseline = time_per_question(
             lambda q, phrasings=phrasings: process.extractOne(q, phrasings, scorer=fuzz.WRatio), queries
         )

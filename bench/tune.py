@@ -10,7 +10,7 @@ Dev data (never a test split, never StackFAQ, which has no dev split):
 - vmst.io: bench/vmstio/questions-dev.yaml and the IRC `dev/` lines.
 
 It fits the logistic weights of `faqbot/matching/calibration.py` (each dev set weighs
-the same), then picks the explicit bar (best mean of the dev sets' explicit measure)
+the same), then picks that calibration's explicit bar (best mean of the dev sets' explicit measure)
 and the passive bar (most correct passive answers on the vmst.io dev questions while
 at most `PASSIVE_BUDGET` of the dev IRC lines get a reply: half the issue's 1%, as a
 safety margin for the test lines). Prints the constants to paste.
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, intent_entries, vmstio
 
 from faqbot.evaluation import LabelledQuestion, entry_matches
-from faqbot.matching.calibration import FEATURES, Calibration, features
-from faqbot.matching.decision import Mode, Outcome, Thresholds, decide
+from faqbot.matching.calibration import FEATURES, Calibration, Thresholds, features
+from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex
 from faqbot.matching.text import looks_like_question
 
@@ -160,8 +160,8 @@ def recompute(sets: dict[str, list[Row]], weights: list[float], bias: float) -> 
             ]
 
 
-def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> tuple[Calibration, Thresholds]:
-    """Fit the calibration, then choose the bars, on the dev `sets`."""
+def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
+    """Fit the calibration, then choose its bars, on the dev `sets`."""
     xs, ys, ws = [], [], []
     for rows in sets.values():
         for row in rows:
@@ -202,7 +202,7 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> tuple[Calibra
         f"dev IRC answered {chosen[3]:.2%}"
     )
     thresholds = Thresholds(bar, margin, passive_answer=chosen[0], passive_known=chosen[1])
-    return Calibration(tuple(weights), bias), thresholds
+    return Calibration(tuple(round(w, 3) for w in weights), round(bias, 3), thresholds)
 
 
 def main() -> int:
@@ -223,7 +223,11 @@ def main() -> int:
 
         vectors = load_encoder()
     sets = dev_sets(args.shared, vectors)
-    tune(sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None)
+    calibration = tune(
+        sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None
+    )
+    name = "ENCODER" if args.encoder else "SEMANTIC" if args.vectors else "LEXICAL"
+    print(f"\nfor faqbot/matching/calibration.py:\n{name} = {calibration!r}")
     return 0
 
 

@@ -156,7 +156,7 @@ def command_ask(args: argparse.Namespace) -> int:
             continue
         if args.json:
             ranked = responder.index.rank(question, limit=10)
-            decision = decide(ranked, mode, text=question)
+            decision = decide(ranked, mode, text=question, thresholds=responder.index.thresholds)
             record = {
                 "question": question,
                 "answer": decision.outcome is Outcome.ANSWER,

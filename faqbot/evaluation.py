@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from faqbot.matching.decision import DEFAULT_THRESHOLDS, Mode, Outcome, Thresholds, decide
+from faqbot.matching.decision import Mode, Outcome, Thresholds, decide
 from faqbot.matching.index import MatchIndex
 from faqbot.sources.model import Entry, Problem
 from faqbot.sources.yaml_source import LineNumberLoader
@@ -113,10 +113,12 @@ def entry_matches(entry: Entry, expected: str) -> bool:
 
 
 def evaluate(
-    index: MatchIndex, questions: Iterable[LabelledQuestion], thresholds: Thresholds = DEFAULT_THRESHOLDS
+    index: MatchIndex, questions: Iterable[LabelledQuestion], thresholds: Thresholds | None = None
 ) -> EvaluationReport:
-    """Ask every labelled question through `index` and the bot's decisions."""
+    """Ask every labelled question through `index` and the bot's decisions (the index's own
+    bars unless `thresholds` is given)."""
     report = EvaluationReport()
+    thresholds = thresholds or index.thresholds
     for item in questions:
         ranked = index.rank(item.question)
         best = ranked[0] if ranked else None

@@ -202,7 +202,7 @@ class Responder:
         return self._explicit_answer(argument, message)
 
     def _explicit_answer(self, question: str, message: IncomingMessage) -> Reply:
-        decision = decide(self._index.rank(question), Mode.EXPLICIT)
+        decision = decide(self._index.rank(question), Mode.EXPLICIT, thresholds=self._index.thresholds)
         prefix = self.settings.command_prefix
         if decision.outcome is Outcome.ANSWER and decision.best is not None:
             self._remember(message.conversation_id, decision.best.entry)
@@ -215,7 +215,7 @@ class Responder:
     def _passive_answer(self, text: str, message: IncomingMessage) -> Reply | None:
         if not text or not self.passive_enabled(message.conversation_id):
             return None
-        decision = decide(self._index.rank(text), Mode.PASSIVE, text=text)
+        decision = decide(self._index.rank(text), Mode.PASSIVE, text=text, thresholds=self._index.thresholds)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:
             return None
         if self._on_cooldown(message.conversation_id, decision.best.entry):

@@ -17,6 +17,9 @@ logistic model turns a candidate's evidence into a probability:
 The weights are fitted by `bench/tune.py` on training and validation data only
 (HINT3 cross-validated on its train split, CLINC150 val + oos_val, the vmst.io dev
 questions and dev IRC lines), once for all knowledge: there is no per-dataset tuning.
+The decision bars (`Thresholds`) are fitted in the same run and travel with the
+weights: a bar is a confidence, and only means something under the weights it was
+chosen with.
 """
 
 from __future__ import annotations
@@ -57,9 +60,21 @@ def features(candidate: _Scored, rival: float) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """The bars `decision.decide` applies (see there for how they are used)."""
+
+    explicit_answer: float = 0.3  # confidence an explicit ask needs for an outright answer
+    explicit_margin: float = 0.04  # an explicit best this close to the runner-up becomes a suggestion
+    suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
+    passive_answer: float = 0.35  # confidence plain chat needs for a reply (stricter than explicit)
+    passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
+
+
+@dataclass(frozen=True)
 class Calibration:
     weights: tuple[float, ...]
     bias: float
+    thresholds: Thresholds = Thresholds()
 
     def probability(self, evidence: tuple[float, ...]) -> float:
         """The confidence for `evidence`, the values `FEATURES` names, in order."""
@@ -71,8 +86,15 @@ class Calibration:
 
 
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
-# One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`. The bars in
-# `decision.py` are the default configuration's and are shared.
+# One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`.
 LEXICAL = Calibration(weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0), bias=-3.080)
-ENCODER = Calibration(weights=(-0.004, 5.532, 2.474, -0.523, 2.052, -0.289, 2.168), bias=-3.093)
-SEMANTIC = Calibration(weights=(-0.928, 6.292, 3.798, -0.198, 1.239, -0.277, 1.701), bias=-3.054)
+ENCODER = Calibration(
+    weights=(0.382, 7.061, 1.041, -0.57, 1.768, -0.36, 4.134),
+    bias=-3.586,
+    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.4, passive_known=0.0),
+)
+SEMANTIC = Calibration(
+    weights=(-1.09, 6.287, 3.848, -0.181, 1.277, -0.277, 1.771),
+    bias=-3.058,
+    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.4, passive_known=0.8),
+)

@@ -9,9 +9,11 @@ Both bars are on the best candidate's calibrated *confidence* (see `calibration.
 the probability that it is the right answer; "did you mean" lists candidates whose
 score clears `suggest`. A passive answer needs everything an explicit one does, and
 a higher confidence, a message that reads as a question and whose distinctive words
-the knowledge mostly knows. The bars were chosen by `bench/tune.py` on dev data only:
-the explicit bar for the best mean dev accuracy, the passive bar for the most correct
-passive answers while at most 0.5% of dev chat lines get a reply.
+the knowledge mostly knows. The bars (`Thresholds`) were chosen by `bench/tune.py`
+on dev data only, for each configuration together with its calibration
+(`MatchIndex.thresholds`): the explicit bar for the best mean dev accuracy, the
+passive bar for the most correct passive answers while at most 0.5% of dev chat
+lines get a reply.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from faqbot.matching.calibration import LEXICAL, Thresholds
 from faqbot.matching.index import Candidate
 from faqbot.matching.text import looks_like_question
+
+DEFAULT_THRESHOLDS = LEXICAL.thresholds
 
 
 class Mode(Enum):
@@ -36,18 +41,6 @@ class Outcome(Enum):
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    explicit_answer: float = 0.3  # confidence an explicit ask needs for an outright answer
-    explicit_margin: float = 0.04  # an explicit best this close to the runner-up becomes a suggestion
-    suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
-    passive_answer: float = 0.35  # confidence plain chat needs for a reply (stricter than explicit)
-    passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
-
-
-DEFAULT_THRESHOLDS = Thresholds()
-
-
-@dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     best: Candidate | None
@@ -58,11 +51,14 @@ def decide(
     ranked: Sequence[Candidate],
     mode: Mode,
     text: str = "",
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    thresholds: Thresholds | None = None,
     suggestion_count: int = 3,
 ) -> Decision:
     """What to do with a ranking. In passive mode `text` is the message, which
-    must read as a question."""
+    must read as a question. `thresholds`: the ranking index's (`MatchIndex.thresholds`);
+    the default configuration's when not given."""
+    if thresholds is None:
+        thresholds = DEFAULT_THRESHOLDS
     best = ranked[0] if ranked else None
     suggestions = tuple(c for c in ranked[:suggestion_count] if c.score >= thresholds.suggest)
     if best is None:

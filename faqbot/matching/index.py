@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
-from faqbot.matching.calibration import LEXICAL, Calibration
+from faqbot.matching.calibration import LEXICAL, Calibration, Thresholds
 from faqbot.matching.text import QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
 
@@ -113,6 +113,11 @@ class MatchIndex:
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
         self._semantic = None
         self._build()
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The decision bars fitted with this index's calibration (pass them to `decide`)."""
+        return self._calibration.thresholds
 
     # -- building ------------------------------------------------------------
 

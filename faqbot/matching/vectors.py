@@ -9,6 +9,11 @@ its phrasings' centroid's similarity, or its page or section text's when that is
 higher (blending in the best single phrasing, as the lexical score does, added
 nothing on dev data). The knowledge's common direction (the mean of its phrasings'
 vectors) is removed from all vectors first, as in SIF's common-component removal.
+
+A sentence encoder (`encoder.py`) plugs into the same `SemanticIndex`; it reads an
+entry's text sentence by sentence, each prefixed with the entry's title, and the
+closest sentence speaks for the text (a whole section averaged into one vector
+answers no particular question).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from faqbot.matching.text import fold
 BUNDLED = Path(__file__).resolve().parent / "data" / "words-minilm.npz"
 REMOVE_COMMON = True  # project the phrasings' mean direction out of every vector (as SIF does)
 _PLAIN = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+MIN_SENTENCE_CHARS = 4
 
 
 class SemanticSource(Protocol):
@@ -35,6 +42,7 @@ class SemanticSource(Protocol):
     dims: int
     calibration: Calibration
     semantic_weight: float
+    reads_sentences: bool  # embed an entry's text per sentence (True) or whole (False)
 
     def embed(self, text: str) -> np.ndarray | None: ...
 
@@ -46,6 +54,7 @@ class WordVectors:
 
     calibration = SEMANTIC  # fitted by bench/tune.py --vectors
     semantic_weight = 0.5  # score = (lexical + w * semantic) / (1 + w); 0.3 and 1.0 were worse on dev
+    reads_sentences = False  # a mean of word vectors reads a whole text as well as its sentences
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, weights: np.ndarray) -> None:
         self._lookup = {w: i for i, w in enumerate(words)}
@@ -81,6 +90,12 @@ def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
     return [source.embed(t) if t else None for t in texts]
 
 
+def _sentences(text: str, title: str) -> list[str]:
+    """A text's sentences (or lines), each read with the title it belongs under."""
+    found = [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) >= MIN_SENTENCE_CHARS]
+    return [f"{title}: {sentence}" if title else sentence for sentence in found]
+
+
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
@@ -105,10 +120,22 @@ class SemanticIndex:
         centroids = np.zeros((count, vectors.dims), dtype=np.float32)
         np.add.at(centroids, np.array(owners, dtype=np.intp), matrix)
         self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
-        self._bodies = np.zeros((count, vectors.dims), dtype=np.float32)
-        for entry_number, vector in enumerate(_embed_all(vectors, list(bodies))):
-            if vector is not None:
-                self._bodies[entry_number] = self._without_common(vector)
+        # The entries' texts: whole, or (for a sentence encoder) as titled sentences.
+        texts, self._text_owners = [], []
+        for entry_number, body in enumerate(bodies):
+            title = phrasings[entry_number][0] if phrasings[entry_number] else ""
+            for text in _sentences(body, title) if vectors.reads_sentences else [body]:
+                texts.append(text)
+                self._text_owners.append(entry_number)
+        text_rows = [
+            (n, v) for n, v in zip(self._text_owners, _embed_all(vectors, texts), strict=True) if v is not None
+        ]
+        self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
+        self._texts = (
+            self._without_common(np.stack([v for _, v in text_rows]))
+            if text_rows
+            else np.zeros((0, vectors.dims), dtype=np.float32)
+        )
 
     def _without_common(self, vectors: np.ndarray) -> np.ndarray:
         if self._common is None:
@@ -124,7 +151,8 @@ class SemanticIndex:
             return None
         query = self._without_common(query)
         # An entry's phrasings' centroid, or its page or section text when that is closer.
-        blended = np.maximum(self._centroids @ query, self._bodies @ query)
+        blended = self._centroids @ query
+        np.maximum.at(blended, self._text_owners, self._texts @ query)
         count = self._count
         leaders = np.argpartition(-blended, top)[:top].tolist() if top < count else list(range(count))
         return blended.tolist(), leaders

@@ -1,7 +1,10 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from faqbot.evaluation import LabelledQuestion, evaluate
+from faqbot.matching.calibration import LEXICAL, Thresholds
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex, bundled_vectors
 from faqbot.matching.text import looks_like_question, words
@@ -54,6 +57,17 @@ def test_three_outcomes_in_explicit_mode(small_knowledge: Knowledge) -> None:
     assert vague.outcome is Outcome.SUGGEST
     assert {c.entry.id for c in vague.suggestions} >= {"threads", "bluesky"}
     assert decide(index.rank("what's the weather in Paris"), Mode.EXPLICIT).outcome is Outcome.SILENT
+
+
+def test_each_calibration_brings_its_own_bars(small_knowledge: Knowledge) -> None:
+    """A bar is a confidence under one calibration's weights, so the index hands its own to `decide`."""
+    assert MatchIndex(small_knowledge.entries).thresholds == LEXICAL.thresholds
+    cautious = replace(LEXICAL, thresholds=Thresholds(explicit_answer=1.0, passive_answer=1.0))
+    index = MatchIndex(small_knowledge.entries, calibration=cautious)
+    question = "who pays for this server?"
+    assert decide(index.rank(question), Mode.EXPLICIT, question, index.thresholds).outcome is Outcome.SUGGEST
+    report = evaluate(index, [LabelledQuestion(question, ("funding",))])
+    assert report.top1_accuracy() == 1.0 and report.explicit_accuracy() == 0.0  # evaluate uses the index's bars
 
 
 def test_passive_mode_is_stricter_than_explicit(small_knowledge: Knowledge) -> None:
