@@ -186,19 +186,19 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
     shown = ", ".join(f"{n} {s:.3f}" for n, s in scores.items())
     log(f"explicit_answer={bar:.2f} explicit_margin={margin:.2f}: {shown}")
 
-    # Passive stays stricter than explicit (a higher bar); a passive reply may also need most of
+    # Passive needs a higher confidence than explicit; a passive reply may also need most of
     # the message's distinctive words to be known to the knowledge at all (`passive_known`).
     # Most correct dev answers wins; a tie goes to the fewer IRC replies.
     chosen = (min(1.0, bar + 0.05), 0.0, 0.0, 0.0)
-    for passive in [x / 100 for x in range(round(bar * 100) + 5, 100, 5)]:
+    for passive in [x / 1000 for x in range(round(bar * 1000) + 25, 1000, 25)]:
         for known in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
             thresholds = Thresholds(bar, margin, passive_answer=passive, passive_known=known)
             rate, false = passive_measure(sets["vmst.io (dev)"], thresholds)
-            log(f"  passive_answer={passive:.2f} known {known}: dev passive correct {rate:.3f}, IRC {false:.2%}")
+            log(f"  passive_answer={passive:.3f} known {known}: dev passive correct {rate:.3f}, IRC {false:.2%}")
             if false <= PASSIVE_BUDGET and (rate, -false) > (chosen[2], -chosen[3]):
                 chosen = (passive, known, rate, false)
     log(
-        f"passive_answer={chosen[0]:.2f} passive_known={chosen[1]}: dev passive correct {chosen[2]:.3f}, "
+        f"passive_answer={chosen[0]:.3f} passive_known={chosen[1]}: dev passive correct {chosen[2]:.3f}, "
         f"dev IRC answered {chosen[3]:.2%}"
     )
     thresholds = Thresholds(bar, margin, passive_answer=chosen[0], passive_known=chosen[1])

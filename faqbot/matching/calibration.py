@@ -91,10 +91,10 @@ LEXICAL = Calibration(weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0), 
 ENCODER = Calibration(
     weights=(0.382, 7.061, 1.041, -0.57, 1.768, -0.36, 4.134),
     bias=-3.586,
-    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.4, passive_known=0.0),
+    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.375, passive_known=0.0),
 )
 SEMANTIC = Calibration(
     weights=(-1.09, 6.287, 3.848, -0.181, 1.277, -0.277, 1.771),
     bias=-3.058,
-    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.4, passive_known=0.8),
+    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.375, passive_known=0.5),
 )
