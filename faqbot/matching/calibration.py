@@ -87,11 +87,15 @@ class Calibration:
 
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
 # One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`.
-LEXICAL = Calibration(weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0), bias=-3.080)
+LEXICAL = Calibration(
+    weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0),
+    bias=-3.08,
+    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.6),
+)
 ENCODER = Calibration(
     weights=(0.382, 7.061, 1.041, -0.57, 1.768, -0.36, 4.134),
     bias=-3.586,
-    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.375, passive_known=0.0),
+    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.01, passive_answer=0.375, passive_known=0.0),
 )
 SEMANTIC = Calibration(
     weights=(-1.09, 6.287, 3.848, -0.181, 1.277, -0.277, 1.771),
