@@ -88,17 +88,17 @@ class Calibration:
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
 # One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`.
 LEXICAL = Calibration(
-    weights=(-0.742, 4.948, 5.153, 0.875, 0.123, 0.061, 0.0),
-    bias=-3.08,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.6),
+    weights=(-0.783, 4.911, 4.896, 0.992, 0.117, 0.133, 0.0),
+    bias=-3.032,
+    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.5),
 )
 ENCODER = Calibration(
-    weights=(0.382, 7.061, 1.041, -0.57, 1.768, -0.36, 4.134),
-    bias=-3.586,
+    weights=(0.38, 7.043, 0.829, -0.532, 1.786, -0.309, 4.231),
+    bias=-3.59,
     thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.01, passive_answer=0.375, passive_known=0.0),
 )
 SEMANTIC = Calibration(
-    weights=(-1.09, 6.287, 3.848, -0.181, 1.277, -0.277, 1.771),
-    bias=-3.058,
-    thresholds=Thresholds(explicit_answer=0.35, passive_answer=0.375, passive_known=0.5),
+    weights=(-1.082, 6.258, 3.59, -0.144, 1.324, -0.221, 1.837),
+    bias=-3.051,
+    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.375, passive_known=0.5),
 )
