@@ -123,9 +123,30 @@ _QUESTION_OPENERS = frozenset(
 )  # fmt: skip
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:.!()]+|\b(?:but|so|and|or|then|also|like|btw|pls|please)\b")
+_PREPOSITIONS = frozenset({"in", "on", "at", "for", "over", "by", "from", "with", "to", "of", "about", "under"})
+_WH_WORDS = frozenset({"who", "what", "when", "where", "why", "how", "which", "whose", "whom"})
+_ASKING_PAIRS = re.compile(
+    r"\b(?:(?:do|did|can|could|would|should|will) (?:i|you|u|we|they)|(?:are|were) (?:you|u|we|they)"
+    r"|(?:is|are) there|does (?:it|anyone|anybody|someone)|(?:has|have) (?:you|u|anyone|anybody))\b"
+)
+
+
 def looks_like_question(text: str) -> bool:
-    """True for a message phrased as a question: passive answers only go to those."""
+    """True for a message phrased as a question: passive answers only go to those.
+
+    A question mark; or a clause that opens like a question ("sorry new here, what
+    does ... mean", "ok but is ..."); or a preposition before a question word ("over
+    what window ..."); or an inverted verb and subject anywhere ("in k8s do you use ...")."""
     if "?" in text:
         return True
-    first = words(text)[:1]
-    return bool(first) and first[0] in _QUESTION_OPENERS
+    folded = fold(text)
+    for clause in _CLAUSE_BREAK.split(folded):
+        first_words = words(clause)[:2]
+        if not first_words:
+            continue
+        if first_words[0] in _QUESTION_OPENERS:
+            return True
+        if len(first_words) == 2 and first_words[0] in _PREPOSITIONS and first_words[1] in _WH_WORDS:
+            return True
+    return bool(_ASKING_PAIRS.search(" ".join(words(text))))

@@ -110,6 +110,28 @@ def test_text_normalisation() -> None:
     assert not looks_like_question("I like turtles")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "sorry new here, what does fediblock mean",  # a later clause opens like a question
+        "ok dumb q but what even is an llm",
+        "over what time window is the uptime measured",  # a preposition before the question word
+        "in kubernetes do you use the stock ingress controller",  # verb before subject
+        "so is there a character limit",
+    ],
+)
+def test_questions_without_a_question_mark_at_the_start(message: str) -> None:
+    assert looks_like_question(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["this is it", "lol i think you can do it", "I block threads", "the build is red again, reverting"],
+)
+def test_statements_do_not_read_as_questions(message: str) -> None:
+    assert not looks_like_question(message)
+
+
 def test_confidence_is_a_probability_that_prefers_clear_matches(small_knowledge: Knowledge) -> None:
     index = MatchIndex(small_knowledge.entries)
     clear = index.rank("do you block threads")[0]
