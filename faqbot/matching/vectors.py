@@ -121,15 +121,13 @@ class SemanticIndex:
         np.add.at(centroids, np.array(owners, dtype=np.intp), matrix)
         self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         # The entries' texts: whole, or (for a sentence encoder) as titled sentences.
-        texts, self._text_owners = [], []
+        texts, text_owners = [], []
         for entry_number, body in enumerate(bodies):
             title = phrasings[entry_number][0] if phrasings[entry_number] else ""
             for text in _sentences(body, title) if vectors.reads_sentences else [body]:
                 texts.append(text)
-                self._text_owners.append(entry_number)
-        text_rows = [
-            (n, v) for n, v in zip(self._text_owners, _embed_all(vectors, texts), strict=True) if v is not None
-        ]
+                text_owners.append(entry_number)
+        text_rows = [(n, v) for n, v in zip(text_owners, _embed_all(vectors, texts), strict=True) if v is not None]
         self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
         self._texts = (
             self._without_common(np.stack([v for _, v in text_rows]))
