@@ -36,6 +36,7 @@ from tests.matrix.synapse_server import SynapseServer
 
 RunBot = Callable[..., Awaitable[MatrixBot]]
 MakeMember = Callable[[SynapseServer], Awaitable[Member]]
+BotInRoom = tuple[MatrixBot, Member, str]
 
 PASSWORD_URL = "https://docs.example.org/account#password"
 UPLOAD_URL = f"{BASE_URL}/media/uploads"
@@ -47,6 +48,14 @@ async def room_with_bot(member: Member, bot: MatrixBot, **kwargs: bool) -> str:
     room_id = await member.create_room([bot.user_id], **kwargs)
     await member.wait_joined(room_id, bot.user_id)
     return room_id
+
+
+@pytest.fixture
+async def bot_in_room(synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path) -> BotInRoom:
+    """The usual start: a bot with default settings, a member, and a room the two share."""
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    return bot, member, await room_with_bot(member, bot)
 
 
 async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
@@ -123,12 +132,8 @@ def test_main_refuses_a_broken_environment(
 # -- against Synapse ------------------------------------------------------------------
 
 
-async def test_answers_a_question_as_an_html_notice_reply_with_link(
-    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
-) -> None:
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    room_id = await room_with_bot(member, bot)
+async def test_answers_a_question_as_an_html_notice_reply_with_link(bot_in_room: BotInRoom) -> None:
+    bot, member, room_id = bot_in_room
 
     question = await member.send(room_id, "How do I reset my password?")
     answer = await member.reply_to(question, bot.user_id)
@@ -154,12 +159,8 @@ async def test_answers_a_question_as_an_html_notice_reply_with_link(
     assert "Sorry" in (await member.reply_to(by_mentions, bot.user_id)).source["content"]["body"]
 
 
-async def test_faq_list_and_help(
-    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
-) -> None:
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    room_id = await room_with_bot(member, bot)
+async def test_faq_list_and_help(bot_in_room: BotInRoom) -> None:
+    bot, member, room_id = bot_in_room
 
     listing = (await member.reply_to(await member.send(room_id, "!faq list"), bot.user_id)).source["content"]
     for title in ("How do I reset my password?", "What is the maximum upload size?", "How do I report a post?"):
@@ -171,12 +172,8 @@ async def test_faq_list_and_help(
     assert "!faq list" in help_text["body"] and "<li>" in help_text["formatted_body"]
 
 
-async def test_question_in_a_thread_is_answered_in_that_thread(
-    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
-) -> None:
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    room_id = await room_with_bot(member, bot)
+async def test_question_in_a_thread_is_answered_in_that_thread(bot_in_room: BotInRoom) -> None:
+    bot, member, room_id = bot_in_room
 
     root = await member.send(room_id, "Account troubles thread")
     question = await member.send(
@@ -313,12 +310,8 @@ async def test_direct_message_is_addressed_and_passive_off_room_is_quiet(
     assert member.replies_to(passive, bot.user_id) == []
 
 
-async def test_homeserver_restart_mid_run(
-    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
-) -> None:
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    room_id = await room_with_bot(member, bot)
+async def test_homeserver_restart_mid_run(synapse: SynapseServer, bot_in_room: BotInRoom) -> None:
+    bot, member, room_id = bot_in_room
     await member.reply_to(await member.send(room_id, "How do I reset my password?"), bot.user_id)
 
     just_before = await member.send(room_id, "!faq upload limit")  # answered before or after the outage
