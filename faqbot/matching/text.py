@@ -125,7 +125,6 @@ _QUESTION_OPENERS = frozenset(
 
 _CLAUSE_BREAK = re.compile(r"[,;:.!()]+|\b(?:but|so|and|or|then|also|like|btw|pls|please)\b")
 _PREPOSITIONS = frozenset({"in", "on", "at", "for", "over", "by", "from", "with", "to", "of", "about", "under"})
-_WH_WORDS = frozenset({"who", "what", "when", "where", "why", "how", "which", "whose", "whom"})
 _ASKING_PAIRS = re.compile(
     r"\b(?:(?:do|did|can|could|would|should|will) (?:i|you|u|we|they)|(?:are|were) (?:you|u|we|they)"
     r"|(?:is|are) there|does (?:it|anyone|anybody|someone)|(?:has|have) (?:you|u|anyone|anybody))\b"
@@ -147,6 +146,6 @@ def looks_like_question(text: str) -> bool:
             continue
         if first_words[0] in _QUESTION_OPENERS:
             return True
-        if len(first_words) == 2 and first_words[0] in _PREPOSITIONS and first_words[1] in _WH_WORDS:
+        if len(first_words) == 2 and first_words[0] in _PREPOSITIONS and first_words[1] in QUESTION_WORDS:
             return True
     return bool(_ASKING_PAIRS.search(" ".join(words(text))))
