@@ -34,7 +34,6 @@ from faqbot.evaluation import LabelledQuestion, entry_matches
 from faqbot.matching.calibration import FEATURES, Calibration, Thresholds, features
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex
-from faqbot.matching.text import looks_like_question
 
 PASSIVE_BUDGET = 0.005
 MARGIN_EVIDENCE = 0.01
@@ -50,7 +49,6 @@ class Row:
         self.ranked = ranked
         self.in_scope = item.in_scope
         self.correct = bool(ranked) and any(entry_matches(ranked[0].entry, e) for e in item.expected)
-        self.question_like = looks_like_question(item.question)
         rival = ranked[1].score if len(ranked) > 1 else 0.0
         self.x = features(ranked[0], rival) if ranked else (0.0,) * len(FEATURES)
 
