@@ -11,7 +11,8 @@
 Like the issue's baselines, the answer/silence threshold is chosen on the *test* data
 (best case), which flatters them: HINT3 the threshold with the best accuracy counting
 correct silence; CLINC150 the best in-scope accuracy with out-of-scope recall >= 0.80;
-vmst.io the lowest threshold at which at most 1% of the IRC lines get a reply.
+vmst.io the lowest threshold at which at most 1% of the IRC lines get a reply (lines
+said to someone else get none, as with faqbot's own decisions).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def headline(name: str, picked: Sequence[tuple[LabelledQuestion, Entry | None, f
     if name == "StackFAQ":
         return f"{sum(correct) / len(correct):.3f}"
     inside = [(s, ok) for (q, _, s), ok in zip(picked, correct, strict=True) if q.in_scope]
-    outside = sorted((s for q, _, s in picked if not q.in_scope), reverse=True)
+    # Like faqbot, a baseline never joins in when a line is said to someone else.
+    outside = sorted((-math.inf if q.to_someone_else else s for q, _, s in picked if not q.in_scope), reverse=True)
     bars = [*sorted({s for _, _, s in picked}), math.inf]
 
     def at(bar: float) -> tuple[float, float]:

@@ -43,7 +43,10 @@ Ranked = list[tuple[LabelledQuestion, list[Candidate], bool]]
 
 
 def _answered(ranked: Ranked, mode: Mode, thresholds: Thresholds) -> list[bool]:
-    return [decide(r, mode, item.question, thresholds).outcome is Outcome.ANSWER for item, r, _ in ranked]
+    return [
+        decide(r, mode, item.question, thresholds, to_someone_else=item.to_someone_else).outcome is Outcome.ANSWER
+        for item, r, _ in ranked
+    ]
 
 
 def _measure(name: str, ranked: Ranked, thresholds: Thresholds) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faqbot.evaluation import LabelledQuestion, load_labelled_questions
+from faqbot.matching.text import addressee
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Entry, Phrasing
 
@@ -122,16 +123,28 @@ def stackfaq(shared: Path) -> Benchmark:
 
 
 def irc_lines(shared: Path, split: str, count: int) -> list[LabelledQuestion]:
-    """Real IRC chat lines that must get no answer, sampled evenly from one split's files."""
+    """Real IRC chat lines that must get no answer, sampled evenly from one split's files.
+
+    A line that opens with the nick of someone else in the same channel log ("alice: try
+    this") is marked as said to someone else, as a platform would mark a reply or a
+    mention of a room member."""
     path = shared / "benchmarks" / "irc" / "messages.tsv"
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [
-            row["text"]
+            row
             for row in csv.DictReader(handle, delimiter="\t")
             if row["channel_file"].startswith(f"{split}/") and row["text"] and row["text"].strip()
         ]
+    members: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        members[row["channel_file"]].add(row["speaker"].casefold())
     step = max(1, len(rows) // count)
-    return [LabelledQuestion(text, (), f"irc/{split}", n) for n, text in enumerate(rows[::step][:count])]
+    lines = []
+    for n, row in enumerate(rows[::step][:count]):
+        others = members[row["channel_file"]] - {row["speaker"].casefold()}
+        to_someone_else = addressee(row["text"]) in others
+        lines.append(LabelledQuestion(row["text"], (), f"irc/{split}", n, to_someone_else=to_someone_else))
+    return lines
 
 
 def vmstio(shared: Path) -> Benchmark:

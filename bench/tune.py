@@ -142,7 +142,11 @@ def explicit_measure(name: str, rows: list[Row], thresholds: Thresholds) -> floa
 
 
 def passive_measure(rows: list[Row], thresholds: Thresholds) -> tuple[float, float]:
-    answered = [decide(r.ranked, Mode.PASSIVE, r.item.question, thresholds).outcome is Outcome.ANSWER for r in rows]
+    answered = [
+        decide(r.ranked, Mode.PASSIVE, r.item.question, thresholds, to_someone_else=r.item.to_someone_else).outcome
+        is Outcome.ANSWER
+        for r in rows
+    ]
     inside = [a and r.correct for a, r in zip(answered, rows, strict=True) if r.in_scope]
     outside = [a for a, r in zip(answered, rows, strict=True) if not r.in_scope]
     return sum(inside) / len(inside), sum(outside) / len(outside)
@@ -190,11 +194,11 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
     shown = ", ".join(f"{n} {s:.3f}" for n, s in scores.items())
     log(f"explicit_answer={bar:.2f} explicit_margin={margin:.2f}: {shown}")
 
-    # Passive needs a higher confidence than explicit; a passive reply may also need most of
-    # the message's distinctive words to be known to the knowledge at all (`passive_known`).
-    # Most correct dev answers wins; a tie goes to the fewer IRC replies.
+    # Passive needs at least the explicit confidence (`decide` asks for both); a passive reply
+    # may also need most of the message's distinctive words to be known to the knowledge at
+    # all (`passive_known`). Most correct dev answers wins; a tie goes to the fewer IRC replies.
     chosen = (min(1.0, bar + 0.05), 0.0, 0.0, 0.0)
-    for passive in [x / 1000 for x in range(round(bar * 1000) + 25, 1000, 25)]:
+    for passive in [x / 1000 for x in range(round(bar * 1000), 1000, 25)]:
         for known in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
             thresholds = Thresholds(bar, margin, passive_answer=passive, passive_known=known)
             rate, false = passive_measure(sets["vmst.io (dev)"], thresholds)

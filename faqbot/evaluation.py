@@ -27,6 +27,7 @@ class LabelledQuestion:
     expected: tuple[str, ...]  # empty: must stay unanswered
     path: str = ""
     line: int = 0
+    to_someone_else: bool = False  # said to another member (see `IncomingMessage`)
 
     @property
     def in_scope(self) -> bool:
@@ -128,7 +129,9 @@ def evaluate(
                 best=best.entry if best else None,
                 best_score=best.score if best else 0.0,
                 explicit=decide(ranked, Mode.EXPLICIT, item.question, thresholds).outcome,
-                passive=decide(ranked, Mode.PASSIVE, item.question, thresholds).outcome,
+                passive=decide(
+                    ranked, Mode.PASSIVE, item.question, thresholds, to_someone_else=item.to_someone_else
+                ).outcome,
                 top1_correct=best is not None and any(entry_matches(best.entry, e) for e in item.expected),
             )
         )

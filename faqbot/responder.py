@@ -30,13 +30,16 @@ class IncomingMessage:
 
     `text` has the bot's own mention already removed by the adapter; `addressed`
     is true when the member spoke to the bot directly (a mention, a direct
-    message), which earns the explicit treatment without `!faq`.
+    message), which earns the explicit treatment without `!faq`; `to_someone_else`
+    when they spoke to another member (replied to them, mentioned them, or opened
+    with their name: see `text.addressee`), which keeps passive answers out of it.
     """
 
     text: str
     conversation_id: str
     sender_id: str
     addressed: bool = False
+    to_someone_else: bool = False
 
 
 class ReplyKind(Enum):
@@ -214,6 +217,8 @@ class Responder:
 
     def _passive_answer(self, text: str, message: IncomingMessage) -> Reply | None:
         if not text or not self.passive_enabled(message.conversation_id):
+            return None
+        if message.to_someone_else:  # their conversation: no need to rank at all
             return None
         decision = decide(self._index.rank(text), Mode.PASSIVE, text=text, thresholds=self._index.thresholds)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:

@@ -66,7 +66,7 @@ class Thresholds:
     explicit_answer: float = 0.3  # confidence an explicit ask needs for an outright answer
     explicit_margin: float = 0.04  # an explicit best this close to the runner-up becomes a suggestion
     suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
-    passive_answer: float = 0.35  # confidence plain chat needs for a reply (stricter than explicit)
+    passive_answer: float = 0.35  # confidence plain chat needs for a reply (explicit_answer applies too)
     passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
 
 
@@ -95,10 +95,10 @@ LEXICAL = Calibration(
 ENCODER = Calibration(
     weights=(0.392, 7.096, 0.807, -0.583, 1.837, -0.337, 4.258),
     bias=-3.582,
-    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.375, passive_known=0.0),
+    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.35, passive_known=0.0),
 )
 SEMANTIC = Calibration(
     weights=(-1.082, 6.258, 3.59, -0.144, 1.324, -0.221, 1.837),
     bias=-3.051,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.375, passive_known=0.5),
+    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.6),
 )

@@ -3,12 +3,15 @@
 A member who asks the bot (`!faq ...`, a mention) wants a reply even when the bot
 is unsure, so explicit asks get an answer, a "did you mean", or a pointer to
 `!faq list`. Plain chat is not addressed to the bot; there it answers only
-questions it is sure about and otherwise says nothing.
+questions it is sure about and otherwise says nothing, and it never joins in when a
+member speaks to someone else (a reply to them, a mention of them, their name first):
+that conversation is theirs.
 
 Both bars are on the best candidate's calibrated *confidence* (see `calibration.py`),
 the probability that it is the right answer; "did you mean" lists candidates whose
-score clears `suggest`. A passive answer needs a higher confidence than an explicit
-one, a message that reads as a question and whose distinctive words the knowledge
+score clears `suggest`. A passive answer needs at least the confidence an explicit
+one needs, its own bar, a message that reads as a question and is not said to
+someone else, and (in some configurations) whose distinctive words the knowledge
 mostly knows. The bars (`Thresholds`) were chosen by `bench/tune.py`
 on dev data only, for each configuration together with its calibration
 (`MatchIndex.thresholds`): the explicit bar for the best mean dev accuracy, the
@@ -53,10 +56,12 @@ def decide(
     text: str = "",
     thresholds: Thresholds | None = None,
     suggestion_count: int = 3,
+    to_someone_else: bool = False,
 ) -> Decision:
     """What to do with a ranking. In passive mode `text` is the message, which
-    must read as a question. `thresholds`: the ranking index's (`MatchIndex.thresholds`);
-    the default configuration's when not given."""
+    must read as a question, and `to_someone_else` says the member spoke to another
+    member. `thresholds`: the ranking index's (`MatchIndex.thresholds`); the default
+    configuration's when not given."""
     if thresholds is None:
         thresholds = DEFAULT_THRESHOLDS
     best = ranked[0] if ranked else None
@@ -70,12 +75,13 @@ def decide(
     )
     answerable = confident and best.score - runner_up >= thresholds.explicit_margin
     if mode is Mode.PASSIVE:
-        # A higher confidence than an explicit answer needs, and more. No margin rule: asked,
+        # What an explicit answer needs, and more. No margin rule: asked,
         # a near-tie becomes a "did you mean", but chat gets no suggestions, and the confidence
         # already weighs the lead over the runner-up (with the encoder and a 0.04 margin, on the
         # first 66 vmst.io dev questions: 0.61 instead of 0.52 answered correctly).
         if (
             confident
+            and not to_someone_else
             and best.confidence >= thresholds.passive_answer
             and best.known >= thresholds.passive_known
             and looks_like_question(text)

@@ -149,3 +149,14 @@ def looks_like_question(text: str) -> bool:
         if len(first_words) == 2 and first_words[0] in _PREPOSITIONS and first_words[1] in QUESTION_WORDS:
             return True
     return bool(_ASKING_PAIRS.search(" ".join(words(text))))
+
+
+_OPENING_NAME = re.compile(r"\s*@?([^\s:,@][^:,\n]{0,63}?)\s*[:,]")
+
+
+def addressee(text: str) -> str | None:
+    """The name a message opens with, the way chat speaks to someone ("alice: try
+    this", "@Bob Smith, see the docs"), casefolded; None when it opens otherwise.
+    Only the platform knows whether that is a member's name ("well, ..." is not)."""
+    found = _OPENING_NAME.match(text)
+    return found.group(1).casefold() if found else None

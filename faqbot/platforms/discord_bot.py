@@ -237,7 +237,10 @@ class DiscordBot(discord.Client):
             addressed = True
         conversation = str(message.channel.id)
         self._inherit_passive_setting(message.channel)
-        reply = self.responder.respond(IncomingMessage(text, conversation, str(message.author.id), addressed))
+        asked = IncomingMessage(
+            text, conversation, str(message.author.id), addressed, self._said_to_someone_else(message)
+        )
+        reply = self.responder.respond(asked)
         if reply is None:
             return
         rendered = render_discord(reply)
@@ -251,6 +254,14 @@ class DiscordBot(discord.Client):
         self._remember_reply(sent.id, message.author.id)
         if reply.passive:
             await self._offer_removal(sent)
+
+    def _said_to_someone_else(self, message: discord.Message) -> bool:
+        """A mention of another member, or a reply to their message: their conversation."""
+        ours = (self.user.id if self.user else None, message.author.id)
+        if any(user.id not in ours for user in message.mentions):
+            return True
+        replied = message.reference.resolved if message.reference is not None else None
+        return isinstance(replied, discord.Message) and replied.author.id not in ours
 
     def _from_a_member(self, message: discord.Message) -> bool:
         """Only people's ordinary messages: never ourselves, other bots, webhooks or system messages."""

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from nio import (
     AsyncClient,
@@ -34,6 +34,7 @@ from nio import (
     JoinError,
     LoginResponse,
     MatrixRoom,
+    MatrixUser,
     MegolmEvent,
     RoomMessageText,
     RoomSendResponse,
@@ -41,6 +42,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from faqbot.matching.text import addressee
 from faqbot.render import render_matrix
 from faqbot.responder import IncomingMessage, Reply, Responder
 
@@ -172,6 +174,41 @@ def mentions_bot(content: Mapping[str, Any], user_id: str, names: Iterable[str])
     if user_id.lower() in body.lower():
         return True
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", body, re.IGNORECASE) for name in names if name)
+
+
+_PILL = re.compile(r"matrix\.to/#/((?:@|%40)[^\"'?/>\s]+)")
+_FALLBACK_SENDER = re.compile(r"\A> <(@[^>\s]+)>")
+
+
+def said_to_someone_else(
+    content: Mapping[str, Any], sender: str, user_id: str, members: Mapping[str, MatrixUser]
+) -> bool:
+    """True when the message speaks to another member: it mentions them (`m.mentions`, a
+    matrix.to pill), replies to them (a reply fallback names them), or opens with their
+    display name or user name ("alice: try this"). That conversation is theirs."""
+    ours = {user_id, sender}
+    mentions = content.get("m.mentions")
+    mentioned = mentions.get("user_ids") if isinstance(mentions, Mapping) else None
+    if isinstance(mentioned, list) and any(isinstance(u, str) and u not in ours for u in mentioned):
+        return True
+    formatted = content.get("formatted_body")
+    if isinstance(formatted, str) and any(unquote(u) not in ours for u in _PILL.findall(formatted)):
+        return True
+    body = content.get("body") if isinstance(content.get("body"), str) else ""
+    if "m.in_reply_to" in _relation(content):
+        replied_to = _FALLBACK_SENDER.match(body)
+        if replied_to and replied_to.group(1) not in ours:
+            return True
+        body = _REPLY_FALLBACK.sub("", body)
+    name = addressee(body)
+    if name is None:
+        return False
+    return any(
+        name
+        in (member_id.casefold(), member_id[1:].split(":", 1)[0].casefold(), (member.display_name or "").casefold())
+        for member_id, member in members.items()
+        if member_id not in ours
+    )
 
 
 def question_text(content: Mapping[str, Any], user_id: str, names: Iterable[str]) -> str:
@@ -476,6 +513,7 @@ class MatrixBot:
             conversation_id=room.room_id,
             sender_id=event.sender,
             addressed=self._is_direct(room) or mentions_bot(content, self.user_id, names),
+            to_someone_else=said_to_someone_else(content, event.sender, self.user_id, room.users),
         )
         reply = self.responder.respond(message)
         if reply is None:

@@ -327,8 +327,10 @@ class FakeDiscord:
         mentions: tuple[int, ...] = (),
         guild: bool = True,
         message_type: int = 0,
+        replying_to: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """MESSAGE_CREATE data as Discord sends it for a member's message."""
+        """MESSAGE_CREATE data as Discord sends it for a member's message (`replying_to`:
+        the payload of the message it replies to)."""
         name, roles = MEMBERS.get(author_id, ("someone", ()))
         data: dict[str, Any] = {
             "id": snowflake(),
@@ -355,6 +357,10 @@ class FakeDiscord:
                 data["member"] = member
         if webhook_id is not None:
             data["webhook_id"] = webhook_id
+        if replying_to is not None:  # a reply: type 19, with a reference to the message and the message itself
+            data["type"] = 19
+            data["message_reference"] = {"message_id": replying_to["id"], "channel_id": replying_to["channel_id"]}
+            data["referenced_message"] = replying_to
         return data
 
     async def member_says(self, content: str, **kwargs: Any) -> dict[str, Any]:

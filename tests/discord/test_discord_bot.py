@@ -231,6 +231,17 @@ async def test_same_question_twice_in_a_channel_is_answered_once(fake: FakeDisco
     assert len(sent_messages(fake)) == 2  # the first answer and the barrier's
 
 
+async def test_chat_said_to_another_member_gets_no_passive_answer(fake: FakeDiscord, bot: DiscordBot) -> None:
+    await fake.member_says(f"<@{OTHER_MEMBER_ID}> how do I reset my password?", mentions=(OTHER_MEMBER_ID,))
+    theirs = await fake.member_says("anyone around?", author_id=OTHER_MEMBER_ID)
+    await fake.member_says("how do I reset my password?", replying_to=theirs)
+    await barrier(fake)
+    assert len(sent_messages(fake)) == 1  # only the barrier's: both were their conversation
+    mine = await fake.member_says("hi all")
+    asked = await fake.member_says("how do I reset my password?", replying_to=mine)  # a reply to oneself
+    await reply_to(fake, asked)
+
+
 async def test_cooldown_is_per_channel(fake: FakeDiscord, bot: DiscordBot) -> None:
     here = await fake.member_says("how do I reset my password?")
     await reply_to(fake, here)

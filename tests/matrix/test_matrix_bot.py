@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from nio import RoomGetStateEventResponse
+from nio import MatrixUser, RoomGetStateEventResponse
 
 from faqbot.platforms.matrix_bot import (
     AdapterState,
@@ -29,6 +29,7 @@ from faqbot.platforms.matrix_bot import (
     main,
     mentions_bot,
     question_text,
+    said_to_someone_else,
 )
 from faqbot.responder import Responder
 from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
@@ -109,6 +110,28 @@ def test_mentions_are_detected_and_stripped() -> None:
         "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}},
     }
     assert question_text(fallback, bot, names) == "and the limit?"
+
+
+def test_what_counts_as_said_to_someone_else() -> None:
+    bot, me, alice = "@faqbot:example.org", "@me:example.org", "@alice:example.org"
+    members = {bot: MatrixUser(bot, "FAQ Bot"), me: MatrixUser(me, "Me"), alice: MatrixUser(alice, "Alice Smith")}
+
+    def to_someone_else(content: dict) -> bool:
+        return said_to_someone_else(content, me, bot, members)
+
+    assert to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [alice]}})
+    assert to_someone_else({"body": "Alice Smith: who pays?"})
+    assert to_someone_else({"body": "alice, who pays?"})  # the user name does too
+    pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
+    assert to_someone_else({"body": "Alice who pays?", "formatted_body": pill})
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    assert to_someone_else({"body": f"> <{alice}> hi\n\nwho pays?", **reply})
+    # To the room, to oneself, or to the bot: not someone else's conversation.
+    assert not to_someone_else({"body": "who pays?", "m.mentions": {}})
+    assert not to_someone_else({"body": "well, who pays?"})  # no member is called "well"
+    assert not to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [bot, me]}})
+    assert not to_someone_else({"body": f"> <{me}> hi\n\nwho pays?", **reply})
+    assert not to_someone_else({"body": "Me: who pays?"})
 
 
 def test_answered_events_are_remembered_across_restarts_and_bounded(tmp_path: Path) -> None:
@@ -308,6 +331,34 @@ async def test_direct_message_is_addressed_and_passive_off_room_is_quiet(
     passive = await member.send(quiet_room, "How do I reset my password?")
     await sentinel(member, bot, quiet_room)
     assert member.replies_to(passive, bot.user_id) == []
+
+
+async def test_chat_said_to_another_member_gets_no_passive_answer(
+    synapse: SynapseServer, bot_in_room: BotInRoom, make_member: MakeMember
+) -> None:
+    bot, member, room_id = bot_in_room
+    other = await make_member(synapse)
+    invite = await member.client.room_invite(room_id, other.user_id)
+    assert not hasattr(invite, "status_code"), invite
+    await other.client.join(room_id)
+    await member.wait_joined(room_id, other.user_id)
+    await wait_until(lambda: room_id in other.client.rooms, 15, "the room in the other member's sync")
+    theirs = await other.send(room_id, "morning all")
+    other_name = other.user_id[1:].split(":", 1)[0]
+
+    question = "How do I reset my password?"
+    mentioned = await member.send(room_id, question, **{"m.mentions": {"user_ids": [other.user_id]}})
+    named = await member.send(room_id, f"{other_name}: {question}")
+    replied = await member.send(
+        room_id,
+        f"> <{other.user_id}> morning all\n\n{question}",
+        **{"m.relates_to": {"m.in_reply_to": {"event_id": theirs}}},
+    )
+    await sentinel(member, bot, room_id)
+    for event_id in (mentioned, named, replied):
+        assert member.replies_to(event_id, bot.user_id) == [], event_id
+    # The same question to the room is answered: nothing above started a cooldown.
+    await member.reply_to(await member.send(room_id, question), bot.user_id)
 
 
 async def test_homeserver_restart_mid_run(synapse: SynapseServer, bot_in_room: BotInRoom) -> None:

@@ -7,7 +7,7 @@ from faqbot.evaluation import LabelledQuestion, evaluate
 from faqbot.matching.calibration import LEXICAL, Thresholds
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex, bundled_vectors
-from faqbot.matching.text import looks_like_question, words
+from faqbot.matching.text import addressee, looks_like_question, words
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
 
@@ -255,3 +255,28 @@ def test_the_sentence_encoder_reuses_vectors_of_texts_it_has_seen() -> None:
     again = encoder.embed_many(["who runs this place", "a phrasing added by a moderator"])
     assert (again[0] == first[1]).all()
     assert "a phrasing added by a moderator" in encoder._cache
+
+
+@pytest.mark.parametrize(
+    ("message", "name"),
+    [
+        ("alice: try the docs", "alice"),
+        ("@Bob Smith, see the funding page", "bob smith"),
+        ("  Matt|, command prompt", "matt|"),
+        ("well, it works now", "well"),  # a name only if the platform knows such a member
+        ("do you block threads?", None),
+        (":) nice", None),
+        ("who pays for all this", None),
+    ],
+)
+def test_the_name_a_message_opens_with(message: str, name: str | None) -> None:
+    assert addressee(message) == name
+
+
+def test_passive_answers_stay_out_of_chat_said_to_someone_else(small_knowledge: Knowledge) -> None:
+    index = MatchIndex(small_knowledge.entries)
+    ranked = index.rank("do you block threads?")
+    asked = decide(ranked, Mode.PASSIVE, "do you block threads?", to_someone_else=True)
+    assert asked.outcome is Outcome.SILENT
+    assert decide(ranked, Mode.PASSIVE, "do you block threads?").outcome is Outcome.ANSWER
+    assert decide(ranked, Mode.EXPLICIT, "do you block threads?", to_someone_else=True).outcome is Outcome.ANSWER

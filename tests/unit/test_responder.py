@@ -61,6 +61,17 @@ def test_passive_answers_and_silence(small_knowledge: Knowledge) -> None:
     assert say(responder, "block") is None
 
 
+def test_chat_said_to_someone_else_gets_no_passive_answer(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    to_alice = IncomingMessage("do you block threads?", "room", "@member", to_someone_else=True)
+    assert responder.respond(to_alice) is None  # their conversation
+    assert say(responder, "do you block threads?").entry.id == "threads"  # and no cooldown was started
+    asked_too = IncomingMessage("do you block bluesky?", "room", "@member", addressed=True, to_someone_else=True)
+    assert responder.respond(asked_too).entry.id == "bluesky"  # the bot was asked as well
+    command = IncomingMessage("!faq do you block threads", "room", "@member", to_someone_else=True)
+    assert responder.respond(command).entry.id == "threads"
+
+
 def test_addressed_messages_get_the_explicit_treatment(small_knowledge: Knowledge) -> None:
     responder = Responder(small_knowledge)
     assert say(responder, "block", addressed=True).kind is ReplyKind.SUGGESTIONS
