@@ -6,7 +6,7 @@ A reported number can fall short for two reasons: the right entry is not ranked
 first, or the bars answer the wrong questions. This separates them. For each set it
 prints the share of in-scope questions whose best candidate is right (top-1: no bar
 can answer more of them correctly), the set's measure with the fixed dev-fitted bars
-(as `bench/quality.py` reports it), and the same measure with the *best-case* bar chosen
+(as `bench/quality.py` reports it), and the same measure with the *best-case* bars chosen
 on the test data (as the issue's baselines were measured). A gap between the last two
 is the bars' to close; a target above the best case needs a better ranking.
 

@@ -218,7 +218,7 @@ class Responder:
     def _passive_answer(self, text: str, message: IncomingMessage) -> Reply | None:
         if not text or not self.passive_enabled(message.conversation_id):
             return None
-        if message.to_someone_else:  # their conversation: no need to rank at all
+        if message.to_someone_else:  # their conversation (`decide` says so too); spare the ranking
             return None
         decision = decide(self._index.rank(text), Mode.PASSIVE, text=text, thresholds=self._index.thresholds)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:
