@@ -102,7 +102,6 @@ class MatchIndex:
         self._calibration = calibration or (vectors.calibration if vectors is not None else LEXICAL)
         self._phrasing_entry: list[int] = []
         self._phrasing_text: list[str] = []
-        self._phrasing_norm: list[float] = []
         self._phrasing_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._question_word_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._phrasing_question_words: list[dict[str, float]] = []
@@ -177,7 +176,6 @@ class MatchIndex:
         norm = math.sqrt(sum(w * w for w in weights.values()))
         self._phrasing_entry.append(entry_number)
         self._phrasing_text.append(text)
-        self._phrasing_norm.append(norm)
         question_words: dict[str, float] = {}
         for term, weight in weights.items():
             if term in QUESTION_WORDS:
@@ -276,11 +274,12 @@ class MatchIndex:
         for term, query_weight in content.items():
             for entry_number, saturation in self._text_postings.get(term, ()):
                 text_scores[entry_number] += query_weight * saturation
+        text_shares = {e: min(1.0, score / text_mass) for e, score in text_scores.items()} if text_mass else {}
 
         lexical: dict[int, float] = {}
         for entry_number in set(phrasing_scores) | set(text_scores):
             phrasing_score = phrasing_scores.get(entry_number, 0.0)
-            text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
+            text_score = text_shares.get(entry_number, 0.0)
             lexical[entry_number] = max(phrasing_score, (1 - TEXT_WEIGHT) * phrasing_score + TEXT_WEIGHT * text_score)
         if semantic is not None:
             weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
@@ -307,7 +306,7 @@ class MatchIndex:
             vocabulary = self._entry_terms[entry_number]
             coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
             phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
-            text_score = min(1.0, text_scores.get(entry_number, 0.0) / text_mass) if text_mass else 0.0
+            text_score = text_shares.get(entry_number, 0.0)
             semantic_score = semantic[entry_number] if semantic is not None else 0.0
             candidate = Candidate(
                 self.entries[entry_number],
