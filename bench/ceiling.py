@@ -28,44 +28,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasets import DEFAULT_SHARED, HINT3_SETS, Benchmark, clinc150, hint3, stackfaq, vmstio
 from quality import configurations
+from tune import Row, explicit_measure, explicit_outcomes, passive_measure
 
-from faqbot.evaluation import LabelledQuestion, entry_matches
 from faqbot.matching.calibration import Thresholds
-from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.index import MatchIndex
 
 BARS = [step / 200 for step in range(2, 200)]  # 0.01 to 0.995
 MARGINS = (0.0, 0.01, 0.02, 0.04)
 OUT_OF_SCOPE_RECALL = 0.80
 IRC_BUDGET = 0.01
 
-Ranked = list[tuple[LabelledQuestion, list[Candidate], bool]]
 
-
-def _answered(ranked: Ranked, mode: Mode, thresholds: Thresholds) -> list[bool]:
-    return [
-        decide(r, mode, item.question, thresholds, to_someone_else=item.to_someone_else).outcome is Outcome.ANSWER
-        for item, r, _ in ranked
-    ]
-
-
-def _measure(name: str, ranked: Ranked, thresholds: Thresholds) -> tuple[float, float]:
+def _measure(name: str, rows: list[Row], thresholds: Thresholds) -> tuple[float, float]:
     """The set's measure under `thresholds`, and the constraint value (out-of-scope
     recall for CLINC150, share of IRC lines answered for vmst.io; else 0)."""
-    mode = Mode.PASSIVE if name.startswith("vmst") else Mode.EXPLICIT
-    answered = _answered(ranked, mode, thresholds)
-    inside = [a and right for a, (item, _, right) in zip(answered, ranked, strict=True) if item.in_scope]
-    outside = [a for a, (item, _, _) in zip(answered, ranked, strict=True) if not item.in_scope]
-    answered_inside = sum(inside) / len(inside)
-    answered_outside = sum(outside) / len(outside) if outside else 0.0
-    if name.startswith("HINT3"):
-        return (sum(inside) + len(outside) - sum(outside)) / len(ranked), 0.0
+    if name.startswith("vmst"):
+        return passive_measure(rows, thresholds)
     if name.startswith("CLINC"):
-        return answered_inside, 1 - answered_outside
-    return answered_inside, answered_outside
+        inside, outside = explicit_outcomes(rows, thresholds)
+        return sum(inside) / len(inside), sum(outside) / len(outside)
+    return explicit_measure(name, rows, thresholds), 0.0
 
 
-def _best_case(name: str, ranked: Ranked, fixed: Thresholds) -> tuple[Thresholds, float, float] | None:
+def _best_case(name: str, rows: list[Row], fixed: Thresholds) -> tuple[Thresholds, float, float] | None:
     """(bars, measure, constraint) for the best bars on these very questions, or None."""
     if name.startswith("vmst"):  # passive answers have no margin rule
         choices = [replace(fixed, explicit_answer=bar, passive_answer=bar) for bar in BARS]
@@ -73,7 +58,7 @@ def _best_case(name: str, ranked: Ranked, fixed: Thresholds) -> tuple[Thresholds
         choices = [replace(fixed, explicit_answer=bar, explicit_margin=m) for bar in BARS for m in MARGINS]
     best = None
     for thresholds in choices:
-        measure, constraint = _measure(name, ranked, thresholds)
+        measure, constraint = _measure(name, rows, thresholds)
         if name.startswith("CLINC") and constraint < OUT_OF_SCOPE_RECALL:
             continue
         if name.startswith("vmst") and constraint > IRC_BUDGET:
@@ -86,17 +71,13 @@ def _best_case(name: str, ranked: Ranked, fixed: Thresholds) -> tuple[Thresholds
 def report(benchmark: Benchmark, source) -> str:
     """One line: top-1, the measure with the fixed bars, and with the best-case bars."""
     index = MatchIndex(benchmark.entries, vectors=source)
-    ranked: Ranked = []
-    for item in benchmark.test:
-        candidates = index.rank(item.question)
-        right = bool(candidates) and any(entry_matches(candidates[0].entry, e) for e in item.expected)
-        ranked.append((item, candidates, right))
-    top1 = sum(right for item, _, right in ranked if item.in_scope) / sum(item.in_scope for item, _, _ in ranked)
+    rows = [Row(item, index.rank(item.question, 5)) for item in benchmark.test]
+    top1 = sum(r.correct for r in rows if r.in_scope) / sum(r.in_scope for r in rows)
     if benchmark.name == "StackFAQ":  # top-1 is its measure: no bar
         return f"top-1 {top1:.3f}"
     fixed = index.thresholds
-    measure, constraint = _measure(benchmark.name, ranked, fixed)
-    best = _best_case(benchmark.name, ranked, fixed)
+    measure, constraint = _measure(benchmark.name, rows, fixed)
+    best = _best_case(benchmark.name, rows, fixed)
     unit = {"CLINC": " (out-of-scope recall {:.3f})", "vmst.": " ({:.2%} of IRC lines)"}.get(benchmark.name[:5], "")
     line = f"top-1 {top1:.3f}; fixed bars {measure:.3f}{unit.format(constraint)}"
     if best is None:

@@ -131,11 +131,18 @@ def fit_logistic(xs: list[tuple[float, ...]], ys: list[bool], ws: list[float]) -
     return beta[:-1], beta[-1]
 
 
-def explicit_measure(name: str, rows: list[Row], thresholds: Thresholds) -> float:
-    """The dev counterpart of the set's reported explicit row."""
+def explicit_outcomes(rows: list[Row], thresholds: Thresholds) -> tuple[list[bool], list[bool]]:
+    """Asked explicitly: per in-scope row, answered outright and right; per out-of-scope row,
+    not answered outright."""
     answered = [decide(r.ranked, Mode.EXPLICIT, r.item.question, thresholds).outcome is Outcome.ANSWER for r in rows]
     inside = [a and r.correct for a, r in zip(answered, rows, strict=True) if r.in_scope]
     outside = [not a for a, r in zip(answered, rows, strict=True) if not r.in_scope]
+    return inside, outside
+
+
+def explicit_measure(name: str, rows: list[Row], thresholds: Thresholds) -> float:
+    """The dev counterpart of the set's reported explicit row."""
+    inside, outside = explicit_outcomes(rows, thresholds)
     if name.startswith("CLINC") or name.startswith("vmst"):  # in-scope accuracy and out-of-scope recall, balanced
         return (sum(inside) / len(inside) + sum(outside) / len(outside)) / 2
     return (sum(inside) + sum(outside)) / len(rows)
