@@ -22,8 +22,9 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from faqbot.matching.decision import Mode, decide
+from faqbot.matching.decision import Mode
 from faqbot.matching.index import MatchIndex
+from faqbot.responder import judge
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Entry, Phrasing
 
@@ -102,9 +103,7 @@ def main() -> int:
         for query in queries[:20]:  # warm caches the same way for both
             index.rank(query)
             process.extractOne(query, phrasings, scorer=fuzz.WRatio)
-        ours = time_per_question(
-            lambda q, index=index: decide(index.rank(q), Mode.EXPLICIT, text=q, thresholds=index.thresholds), queries
-        )
+        ours = time_per_question(lambda q, index=index: judge(index, q, Mode.EXPLICIT), queries)
         baseline = time_per_question(
             lambda q, phrasings=phrasings: process.extractOne(q, phrasings, scorer=fuzz.WRatio), queries
         )

@@ -32,8 +32,9 @@ from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, intent_entries
 
 from faqbot.evaluation import LabelledQuestion, entry_matches
 from faqbot.matching.calibration import FEATURES, Calibration, Thresholds, features
-from faqbot.matching.decision import Mode, Outcome, decide
+from faqbot.matching.decision import Mode, Outcome
 from faqbot.matching.index import MatchIndex
+from faqbot.responder import judge
 
 PASSIVE_BUDGET = 0.005
 MARGIN_EVIDENCE = 0.01
@@ -134,7 +135,10 @@ def fit_logistic(xs: list[tuple[float, ...]], ys: list[bool], ws: list[float]) -
 def explicit_outcomes(rows: list[Row], thresholds: Thresholds) -> tuple[list[bool], list[bool]]:
     """Asked explicitly: per in-scope row, answered outright and right; per out-of-scope row,
     not answered outright."""
-    answered = [decide(r.ranked, Mode.EXPLICIT, r.item.question, thresholds).outcome is Outcome.ANSWER for r in rows]
+    answered = [
+        judge(None, r.item.question, Mode.EXPLICIT, thresholds=thresholds, ranked=r.ranked).outcome is Outcome.ANSWER
+        for r in rows
+    ]
     inside = [a and r.correct for a, r in zip(answered, rows, strict=True) if r.in_scope]
     outside = [not a for a, r in zip(answered, rows, strict=True) if not r.in_scope]
     return inside, outside
@@ -150,7 +154,14 @@ def explicit_measure(name: str, rows: list[Row], thresholds: Thresholds) -> floa
 
 def passive_measure(rows: list[Row], thresholds: Thresholds) -> tuple[float, float]:
     answered = [
-        decide(r.ranked, Mode.PASSIVE, r.item.question, thresholds, to_someone_else=r.item.to_someone_else).outcome
+        judge(
+            None,
+            r.item.question,
+            Mode.PASSIVE,
+            to_someone_else=r.item.to_someone_else,
+            thresholds=thresholds,
+            ranked=r.ranked,
+        ).outcome
         is Outcome.ANSWER
         for r in rows
     ]
@@ -201,7 +212,7 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
     shown = ", ".join(f"{n} {s:.3f}" for n, s in scores.items())
     log(f"explicit_answer={bar:.2f} explicit_margin={margin:.2f}: {shown}")
 
-    # Passive needs at least the explicit confidence (`decide` asks for both); a passive reply
+    # Passive needs at least the explicit confidence (the decision asks for both); a passive reply
     # may also need most of the message's distinctive words to be known to the knowledge at
     # all (`passive_known`). Most correct dev answers wins; a tie goes to the fewer IRC replies.
     chosen = (min(1.0, bar + 0.05), 0.0, 0.0, 0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faqbot.evaluation import evaluate, format_report, load_labelled_questions
+from faqbot.flood_control import Rate
 from faqbot.live_knowledge import KnowledgeWatcher
-from faqbot.matching.decision import Mode, Outcome, decide
+from faqbot.matching.decision import Mode, Outcome
 from faqbot.matching.index import Candidate, MatchIndex, bundled_vectors
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
-from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings
+from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings, Verdict
 from faqbot.sources.loader import KnowledgeLoader, default_knowledge_path
 from faqbot.sources.model import Knowledge
 
@@ -93,6 +95,9 @@ def _load(args: argparse.Namespace) -> Knowledge:
     return _loader(args).load()
 
 
+_UNLIMITED = Rate(1_000_000_000, 1.0)
+
+
 class UsageError(Exception):
     """A command cannot run as asked; the message says what to do."""
 
@@ -144,28 +149,45 @@ def _questions(args: argparse.Namespace) -> list[str] | None:
     return None
 
 
+def _why_json(verdict: Verdict) -> dict[str, Any]:
+    """Why the bot answered or stayed silent: the reason, and the confidence against its bar."""
+    decision = verdict.decision
+    best = decision.best if decision is not None else None
+    return {
+        "reason": verdict.why.value,
+        "confidence": round(best.confidence, 4) if best is not None else None,
+        "bar": decision.bar if decision is not None else None,
+    }
+
+
 def command_ask(args: argparse.Namespace) -> int:
     knowledge = _load(args)
     _report_load_errors(knowledge)
     mode = Mode(args.mode)
-    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0), vectors=_semantic(args))
+    # A dry run: each question stands alone, with no cooldown and no flood control.
+    settings = ResponderSettings(cooldown_seconds=0, asks_per_member=_UNLIMITED, asks_per_room=_UNLIMITED)
+    responder = Responder(knowledge, settings, vectors=_semantic(args))
     questions = _questions(args)
     lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in lines:
         if not question.strip():
             continue
+        message = IncomingMessage(question, "cli", "cli", addressed=mode is Mode.EXPLICIT)
+        verdict = responder.consider(message, explain=args.json)
         if args.json:
-            ranked = responder.index.rank(question, limit=10)
-            decision = decide(ranked, mode, text=question, thresholds=responder.index.thresholds)
+            decision = verdict.decision
+            ranked_best = decision.best if decision is not None else None
             record = {
                 "question": question,
-                "answer": decision.outcome is Outcome.ANSWER,
-                "best": _candidate_json(ranked[0]) if ranked else None,
-                "suggestions": [_candidate_json(c) for c in decision.suggestions],
+                "answer": decision is not None and decision.outcome is Outcome.ANSWER,
+                "best": _candidate_json(ranked_best) if ranked_best else None,
+                "suggestions": [_candidate_json(c) for c in decision.suggestions] if decision else [],
+                "reply": render_plain(verdict.reply) if verdict.reply is not None else None,
+                "why": _why_json(verdict),
             }
             print(json.dumps(record, ensure_ascii=False), flush=True)
             continue
-        reply = responder.respond(IncomingMessage(question, "cli", "cli", addressed=mode is Mode.EXPLICIT))
+        reply = verdict.reply
         print(render_plain(reply) if reply else "(the bot stays silent)", flush=True)
         if questions is None:
             print(flush=True)
@@ -233,12 +255,13 @@ def command_run(args: argparse.Namespace) -> int:
     cooldown = os.environ.get("FAQBOT_COOLDOWN_SECONDS", "").strip()
     if cooldown:
         try:
-            settings.cooldown_seconds = float(cooldown)
+            seconds = float(cooldown)
         except ValueError:
-            settings.cooldown_seconds = -1.0
-        if settings.cooldown_seconds < 0:
+            seconds = -1.0
+        if seconds < 0:
             print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
             return 2
+        settings = dataclasses.replace(settings, cooldown_seconds=seconds)
     responder = Responder(knowledge, settings, vectors=_semantic(args))
     _watch(loader, responder)
     if args.platform == "discord":

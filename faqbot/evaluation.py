@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from faqbot.matching.decision import Mode, Outcome, Thresholds, decide
+from faqbot.matching.decision import Mode, Outcome, Thresholds
 from faqbot.matching.index import MatchIndex
+from faqbot.responder import judge
 from faqbot.sources.model import Entry, Problem
 from faqbot.sources.yaml_source import LineNumberLoader
 
@@ -123,15 +124,22 @@ def evaluate(
     for item in questions:
         ranked = index.rank(item.question)
         best = ranked[0] if ranked else None
+        explicit = judge(index, item.question, Mode.EXPLICIT, thresholds=thresholds, ranked=ranked)
+        passive = judge(
+            index,
+            item.question,
+            Mode.PASSIVE,
+            to_someone_else=item.to_someone_else,
+            thresholds=thresholds,
+            ranked=ranked,
+        )
         report.results.append(
             QuestionResult(
                 item=item,
                 best=best.entry if best else None,
                 best_score=best.score if best else 0.0,
-                explicit=decide(ranked, Mode.EXPLICIT, item.question, thresholds).outcome,
-                passive=decide(
-                    ranked, Mode.PASSIVE, item.question, thresholds, to_someone_else=item.to_someone_else
-                ).outcome,
+                explicit=explicit.outcome,
+                passive=passive.outcome,
                 top1_correct=best is not None and any(entry_matches(best.entry, e) for e in item.expected),
             )
         )

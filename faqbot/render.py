@@ -105,6 +105,8 @@ def render_plain(reply: Reply) -> str:
         return defuse_mentions("\n".join(lines))
     if reply.kind is ReplyKind.NO_ANSWER:
         return f"Sorry, I don't have an answer for that. Try {prefix} list to see what I know."
+    if reply.kind is ReplyKind.SLOW_DOWN:
+        return "That's a lot of questions at once: I'll answer again in a minute."
     if reply.kind is ReplyKind.LIST and reply.listing is not None:
         listing = reply.listing
         lines = [f"What I can answer (page {listing.page} of {listing.page_count}, {listing.total} topics):"]
@@ -168,7 +170,11 @@ def render_matrix(reply: Reply) -> MatrixText:
         formatted = "".join(parts)
     elif reply.kind is ReplyKind.HELP:
         formatted = (
-            "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in help_lines(reply.command_prefix)) + "</ul>"
+            "<ul>"
+            + "".join(
+                f"<li>{html.escape(line)}</li>" for line in help_lines(reply.command_prefix, reply.passive_enabled)
+            )
+            + "</ul>"
         )
     else:
         formatted = f"<p>{html.escape(body)}</p>"

@@ -11,17 +11,19 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import MatchIndex
+from faqbot.flood_control import MEMBER_ASKS, ROOM_ASKS, Admission, FloodControl, Rate
+from faqbot.matching.calibration import Thresholds
+from faqbot.matching.decision import Decision, Mode, Outcome, Why, decide, settled_without_ranking
+from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.sources.model import Entry, Knowledge
 
 if TYPE_CHECKING:
     from faqbot.matching.vectors import SemanticSource
-from faqbot.sources.model import Entry, Knowledge
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class ReplyKind(Enum):
     NO_ANSWER = "no_answer"
     LIST = "list"
     HELP = "help"
+    SLOW_DOWN = "slow_down"  # flood control: said once, then silence until the member may ask again
 
 
 @dataclass(frozen=True)
@@ -81,13 +84,61 @@ class Reply:
     passive_enabled: bool = True  # help says whether plain questions get answers here
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResponderSettings:
     command_prefix: str = "!faq"
     passive_by_default: bool = True
     cooldown_seconds: float = 600.0
     list_page_size: int = 15
     suggestion_count: int = 3
+    # The longest member question in our labelled sets is 136 characters. Longer chat is not a
+    # question to answer passively, and an explicit ask is read up to this length: matching
+    # costs time per word, so this bounds the work one message can cause.
+    max_question_chars: int = 500
+    asks_per_member: Rate = MEMBER_ASKS
+    asks_per_room: Rate = ROOM_ASKS
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the bot says to a message (or None: silence), and why: `faqbot ask --json` shows it.
+
+    `decision` is the matcher's, when the message got that far (commands and messages
+    settled before ranking have none, unless the caller asked for an explanation)."""
+
+    reply: Reply | None
+    why: Why
+    decision: Decision | None = None
+
+
+def judge(
+    index: MatchIndex | None,
+    text: str,
+    mode: Mode,
+    *,
+    to_someone_else: bool = False,
+    thresholds: Thresholds | None = None,
+    suggestion_count: int = 3,
+    ranked: Sequence[Candidate] | None = None,
+    explain: bool = False,
+) -> Decision:
+    """The one path from a text to a decision: every caller (the responder, `faqbot ask`,
+    `faqbot eval`, the benchmarks) goes through here, so they cannot disagree.
+
+    Chat that cannot get a passive answer whatever the ranking (not a question, said to
+    someone else) is settled before ranking, so it costs no model run; `explain` ranks it
+    anyway, for a caller that shows the best candidate. `ranked` reuses a ranking (tuning
+    tries many bars on one; `index` may then be None); `thresholds` default to the index's."""
+    if ranked is None and index is None:
+        raise ValueError("judge needs an index to rank with, or a ranking")
+    bars = thresholds or (index.thresholds if index is not None else None)
+    settled = settled_without_ranking(mode, text, to_someone_else)
+    if settled is not None and not explain and ranked is None:
+        return Decision(Outcome.SILENT, None, (), settled)
+    if ranked is None:
+        assert index is not None
+        ranked = index.rank(text, limit=max(10, suggestion_count))
+    return decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
 
 
 _LIST_WORDS = {"list", "ls", "all", "topics", "index"}
@@ -109,6 +160,7 @@ class Responder:
         self._index = MatchIndex(self.knowledge.entries, vectors=self.vectors)
         self._passive_overrides: dict[str, bool] = {}
         self._last_answered: dict[tuple[str, str], float] = {}
+        self._flood = FloodControl(self.settings.asks_per_member, self.settings.asks_per_room)
 
     # -- knowledge -----------------------------------------------------------
 
@@ -133,19 +185,31 @@ class Responder:
 
     def respond(self, message: IncomingMessage) -> Reply | None:
         """The reply to `message`, or None to stay silent."""
+        return self.consider(message).reply
+
+    def consider(self, message: IncomingMessage, explain: bool = False) -> Verdict:
+        """The reply to `message` and why. `explain` ranks even chat that is settled without
+        a ranking, so the verdict can show the best candidate (`faqbot ask --json`)."""
         text = message.text.strip()
         command = self._command_argument(text)
+        if command is not None or message.addressed:
+            admission = self._flood.admit(message.sender_id, message.conversation_id, self.clock())
+            if admission is Admission.REFUSED:
+                return Verdict(Reply(ReplyKind.SLOW_DOWN, command_prefix=self.settings.command_prefix), Why.FLOODED)
+            if admission is Admission.SILENT:
+                return Verdict(None, Why.FLOODED)
         if command is not None:
-            return self._run_command(command, message)
+            return self._run_command(command, message, explain)
         if message.addressed:
             if not text:
-                return self.help_reply(message.conversation_id)
-            return self._explicit_answer(text, message)
-        return self._passive_answer(text, message)
+                return Verdict(self.help_reply(message.conversation_id), Why.COMMAND)
+            return self._explicit_answer(text, message, explain)
+        return self._passive_answer(text, message, explain)
 
     def autocomplete(self, partial: str, limit: int = 25) -> list[Entry]:
         """Entries to offer while a member is still typing a question."""
-        if not partial.strip():
+        partial = partial.strip()[: self.settings.max_question_chars]
+        if not partial:
             return self.knowledge.entries[:limit]
         return [c.entry for c in self._index.rank(partial, limit=limit)]
 
@@ -192,47 +256,66 @@ class Responder:
             return text[len(prefix) + 1 :].strip()
         return None
 
-    def _run_command(self, argument: str, message: IncomingMessage) -> Reply:
+    def _run_command(self, argument: str, message: IncomingMessage, explain: bool) -> Verdict:
         words = argument.split()
         first = words[0].lower() if words else ""
         if not words or first in _HELP_WORDS:
-            return self.help_reply(message.conversation_id)
+            return Verdict(self.help_reply(message.conversation_id), Why.COMMAND)
         if first in _LIST_WORDS and len(words) <= 3:
             rest = " ".join(words[1:]).lower()
             page_match = _PAGE_PATTERN.match(rest) if rest else None
             if not rest or page_match:
-                return self.listing_reply(int(page_match.group(1)) if page_match else 1)
-        return self._explicit_answer(argument, message)
+                return Verdict(self.listing_reply(int(page_match.group(1)) if page_match else 1), Why.COMMAND)
+        return self._explicit_answer(argument, message, explain)
 
-    def _explicit_answer(self, question: str, message: IncomingMessage) -> Reply:
-        decision = decide(self._index.rank(question), Mode.EXPLICIT, thresholds=self._index.thresholds)
+    def _judge(self, text: str, mode: Mode, to_someone_else: bool, explain: bool) -> Decision:
+        return judge(
+            self._index,
+            text,
+            mode,
+            to_someone_else=to_someone_else,
+            suggestion_count=self.settings.suggestion_count,
+            explain=explain,
+        )
+
+    def _explicit_answer(self, question: str, message: IncomingMessage, explain: bool) -> Verdict:
+        # Asked, a long message still gets a reply: read as far as a question could go.
+        decision = self._judge(question[: self.settings.max_question_chars], Mode.EXPLICIT, False, explain)
         prefix = self.settings.command_prefix
         if decision.outcome is Outcome.ANSWER and decision.best is not None:
             self._remember(message.conversation_id, decision.best.entry)
-            return Reply(ReplyKind.ANSWER, entry=decision.best.entry, score=decision.best.score, command_prefix=prefix)
-        if decision.outcome is Outcome.SUGGEST:
-            entries = tuple(c.entry for c in decision.suggestions[: self.settings.suggestion_count])
-            return Reply(ReplyKind.SUGGESTIONS, suggestions=entries, command_prefix=prefix)
-        return Reply(ReplyKind.NO_ANSWER, command_prefix=prefix)
+            reply = Reply(ReplyKind.ANSWER, entry=decision.best.entry, score=decision.best.score, command_prefix=prefix)
+        elif decision.outcome is Outcome.SUGGEST:
+            reply = Reply(
+                ReplyKind.SUGGESTIONS, suggestions=tuple(c.entry for c in decision.suggestions), command_prefix=prefix
+            )
+        else:
+            reply = Reply(ReplyKind.NO_ANSWER, command_prefix=prefix)
+        return Verdict(reply, decision.why, decision)
 
-    def _passive_answer(self, text: str, message: IncomingMessage) -> Reply | None:
-        if not text or not self.passive_enabled(message.conversation_id):
-            return None
-        if message.to_someone_else:  # their conversation (`decide` says so too); spare the ranking
-            return None
-        decision = decide(self._index.rank(text), Mode.PASSIVE, text=text, thresholds=self._index.thresholds)
+    def _passive_answer(self, text: str, message: IncomingMessage, explain: bool) -> Verdict:
+        """Plain chat: the cheap reasons for silence come first, so most chat costs no ranking."""
+        if not text:
+            return Verdict(None, Why.NOT_A_QUESTION)
+        if len(text) > self.settings.max_question_chars:
+            return Verdict(None, Why.TOO_LONG)
+        if not self.passive_enabled(message.conversation_id):
+            silent = self._judge(text, Mode.PASSIVE, message.to_someone_else, True) if explain else None
+            return Verdict(None, Why.PASSIVE_OFF, silent)
+        decision = self._judge(text, Mode.PASSIVE, message.to_someone_else, explain)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:
-            return None
+            return Verdict(None, decision.why, decision)
         if self._on_cooldown(message.conversation_id, decision.best.entry):
-            return None
+            return Verdict(None, Why.ON_COOLDOWN, decision)
         self._remember(message.conversation_id, decision.best.entry)
-        return Reply(
+        reply = Reply(
             ReplyKind.ANSWER,
             passive=True,
             entry=decision.best.entry,
             score=decision.best.score,
             command_prefix=self.settings.command_prefix,
         )
+        return Verdict(reply, decision.why, decision)
 
     def _on_cooldown(self, conversation_id: str, entry: Entry) -> bool:
         last = self._last_answered.get((conversation_id, entry.id))

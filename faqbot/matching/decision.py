@@ -43,11 +43,43 @@ class Outcome(Enum):
     SILENT = "silent"
 
 
+class Why(Enum):
+    """The reason behind an outcome, as `faqbot ask --json` reports it."""
+
+    CLEARED_BAR = "cleared the bar"
+    CLOSE_CALL = "too close to the runner-up"  # asked: a near-tie becomes "did you mean"
+    BELOW_BAR = "below the bar"
+    UNKNOWN_WORDS = "mostly words the knowledge does not know"
+    NOT_A_QUESTION = "not a question"
+    TO_SOMEONE_ELSE = "said to someone else"
+    NOTHING_MATCHED = "nothing matched"
+    # Settled by the responder, not by the ranking:
+    PASSIVE_OFF = "passive off"
+    ON_COOLDOWN = "on cooldown"
+    TOO_LONG = "too long to be a question"
+    FLOODED = "too many asks"
+    COMMAND = "a command"
+
+
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     best: Candidate | None
     suggestions: tuple[Candidate, ...]
+    why: Why = Why.NOTHING_MATCHED
+    bar: float | None = None  # the confidence bar the best candidate was held to, where one applied
+
+
+def settled_without_ranking(mode: Mode, text: str, to_someone_else: bool = False) -> Why | None:
+    """Why a message gets no passive answer whatever the ranking, or None. Checked before
+    ranking (so chat that is no question costs no model run) and again by `decide`."""
+    if mode is not Mode.PASSIVE:
+        return None
+    if to_someone_else:
+        return Why.TO_SOMEONE_ELSE
+    if not looks_like_question(text):
+        return Why.NOT_A_QUESTION
+    return None
 
 
 def decide(
@@ -61,35 +93,35 @@ def decide(
     """What to do with a ranking. In passive mode `text` is the message, which
     must read as a question, and `to_someone_else` says the member spoke to another
     member. `thresholds`: the ranking index's (`MatchIndex.thresholds`); the default
-    configuration's when not given."""
+    configuration's when not given. Callers go through `faqbot.responder.judge`."""
     if thresholds is None:
         thresholds = DEFAULT_THRESHOLDS
     best = ranked[0] if ranked else None
     suggestions = tuple(c for c in ranked[:suggestion_count] if c.score >= thresholds.suggest)
     if best is None:
-        return Decision(Outcome.SILENT, None, ())
+        return Decision(Outcome.SILENT, None, (), Why.NOTHING_MATCHED)
     runner_up = ranked[1].score if len(ranked) > 1 else 0.0
     confident = (
         best.confidence >= thresholds.explicit_answer
         and best.score >= thresholds.suggest  # an answer must at least be worth suggesting
     )
-    answerable = confident and best.score - runner_up >= thresholds.explicit_margin
     if mode is Mode.PASSIVE:
         # What an explicit answer needs, and more. No margin rule: asked,
         # a near-tie becomes a "did you mean", but chat gets no suggestions, and the confidence
-        # already weighs the lead over the runner-up (with the encoder and a 0.04 margin, on the
-        # first 66 vmst.io dev questions: 0.61 instead of 0.52 answered correctly).
-        if (
-            confident
-            and not to_someone_else
-            and best.confidence >= thresholds.passive_answer
-            and best.known >= thresholds.passive_known
-            and looks_like_question(text)
-        ):
-            return Decision(Outcome.ANSWER, best, suggestions)
-        return Decision(Outcome.SILENT, best, suggestions)
-    if answerable:
-        return Decision(Outcome.ANSWER, best, suggestions)
+        # already weighs the lead over the runner-up.
+        bar = max(thresholds.passive_answer, thresholds.explicit_answer)
+        settled = settled_without_ranking(mode, text, to_someone_else)
+        if settled is not None:
+            return Decision(Outcome.SILENT, best, suggestions, settled, bar)
+        if not (confident and best.confidence >= thresholds.passive_answer):
+            return Decision(Outcome.SILENT, best, suggestions, Why.BELOW_BAR, bar)
+        if best.known < thresholds.passive_known:
+            return Decision(Outcome.SILENT, best, suggestions, Why.UNKNOWN_WORDS, bar)
+        return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
+    bar = thresholds.explicit_answer
+    if confident and best.score - runner_up >= thresholds.explicit_margin:
+        return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
+    why = Why.CLOSE_CALL if confident else Why.BELOW_BAR
     if suggestions:
-        return Decision(Outcome.SUGGEST, best, suggestions)
-    return Decision(Outcome.SILENT, best, suggestions)
+        return Decision(Outcome.SUGGEST, best, suggestions, why, bar)
+    return Decision(Outcome.SILENT, best, suggestions, why, bar)

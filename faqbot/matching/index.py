@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 
 from faqbot.matching.calibration import LEXICAL, Calibration, Thresholds
-from faqbot.matching.text import QUESTION_WORDS, STOP_WORDS, stem, words
+from faqbot.matching.text import CACHED_WORD_LENGTH, QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
 
 if TYPE_CHECKING:
@@ -206,8 +206,8 @@ class MatchIndex:
 
     def _repair_typo(self, word: str) -> tuple[str, float] | None:
         """The indexed term a misspelt word most likely meant, and how sure we are."""
-        if len(word) < MIN_TYPO_LENGTH or word.isdigit():
-            return None
+        if not MIN_TYPO_LENGTH <= len(word) <= CACHED_WORD_LENGTH or word.isdigit():
+            return None  # too short to repair safely; too long to be a misspelt word (and not cached)
         if word in self._typo_cache:
             return self._typo_cache[word]
         cutoff = 80 if len(word) >= 6 else 85

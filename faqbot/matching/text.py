@@ -99,9 +99,16 @@ def words(text: str) -> list[str]:
     return out
 
 
+CACHED_WORD_LENGTH = 32  # longer "words" are pasted noise, not vocabulary: caching them would let chat fill memory
+
+
 @lru_cache(maxsize=65536)
-def stem(word: str) -> str:
+def _cached_stem(word: str) -> str:
     return _stemmer.stemWord(word)
+
+
+def stem(word: str) -> str:
+    return _cached_stem(word) if len(word) <= CACHED_WORD_LENGTH else _stemmer.stemWord(word)
 
 
 def is_stop_word(word: str) -> bool:

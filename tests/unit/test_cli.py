@@ -37,7 +37,7 @@ def test_ask_json_contract(folder: Path, capsys: pytest.CaptureFixture[str], mon
     records = [json.loads(line) for line in out.splitlines()]
     assert len(records) == 3
     first, vague, nothing = records
-    assert set(first) == {"question", "answer", "best", "suggestions"}
+    assert set(first) == {"question", "answer", "best", "suggestions", "reply", "why"}
     assert first["question"] == "do you block threads" and first["answer"] is True
     assert first["best"] == {
         "id": "threads",
@@ -48,7 +48,45 @@ def test_ask_json_contract(folder: Path, capsys: pytest.CaptureFixture[str], mon
     assert vague["answer"] is False and vague["best"] is not None  # best even when not answered
     assert {s["id"] for s in vague["suggestions"]} >= {"threads", "bluesky"}
     assert all(set(s) == {"id", "title", "url", "score"} for s in vague["suggestions"])
-    assert nothing == {"question": "zebra crossing", "answer": False, "best": None, "suggestions": []}
+    assert first["reply"].startswith("Do you block Threads?") and "https://x.org/about/threads" in first["reply"]
+    assert first["why"]["reason"] == "cleared the bar" and first["why"]["confidence"] >= first["why"]["bar"]
+    assert vague["why"]["reason"] in ("below the bar", "too close to the runner-up")
+    assert vague["reply"].startswith("I'm not sure. Did you mean")
+    assert {k: nothing[k] for k in ("question", "answer", "best", "suggestions")} == {
+        "question": "zebra crossing",
+        "answer": False,
+        "best": None,
+        "suggestions": [],
+    }
+    assert nothing["reply"].startswith("Sorry, I don't have an answer")
+    assert nothing["why"] == {"reason": "nothing matched", "confidence": None, "bar": None}
+
+
+def test_ask_json_goes_through_the_responder_like_the_bot(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ask --json` and plain `ask` say the same thing, commands included."""
+    _, out, _ = run_cli(["ask", "--knowledge", str(folder), "--json", "!faq list"], capsys)
+    record = json.loads(out)
+    _, plain, _ = run_cli(["ask", "--knowledge", str(folder), "!faq list"], capsys)
+    assert record["reply"] == plain.rstrip("\n") and record["reply"].startswith("What I can answer")
+    assert record["answer"] is False and record["why"]["reason"] == "a command"
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("I block threads", "not a question"),
+        ("do you block threads?", "cleared the bar"),
+        ("what is quantum chromodynamics?", "nothing matched"),
+        ("x" * 600 + "?", "too long to be a question"),
+    ],
+)
+def test_ask_json_says_why_in_passive_mode(
+    folder: Path, capsys: pytest.CaptureFixture[str], question: str, reason: str
+) -> None:
+    _, out, _ = run_cli(["ask", "--knowledge", str(folder), "--json", "--mode", "passive", question], capsys)
+    record = json.loads(out)
+    assert record["why"]["reason"] == reason
+    assert (record["reply"] is not None) is (reason == "cleared the bar")
 
 
 def test_ask_passive_mode_is_stricter(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

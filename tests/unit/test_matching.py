@@ -280,3 +280,15 @@ def test_passive_answers_stay_out_of_chat_said_to_someone_else(small_knowledge: 
     assert asked.outcome is Outcome.SILENT
     assert decide(ranked, Mode.PASSIVE, "do you block threads?").outcome is Outcome.ANSWER
     assert decide(ranked, Mode.EXPLICIT, "do you block threads?", to_someone_else=True).outcome is Outcome.ANSWER
+
+
+def test_pasted_noise_does_not_fill_the_word_caches(small_knowledge: Knowledge) -> None:
+    """Caches are bounded by count; keeping long 'words' out of them bounds them by size too."""
+    from faqbot.matching import text
+
+    index = MatchIndex(small_knowledge.entries)
+    before = text._cached_stem.cache_info().currsize
+    noise = " ".join(f"{n:05d}" + "q" * 200 for n in range(50))
+    index.rank(noise + " threads")
+    assert text._cached_stem.cache_info().currsize - before <= 2  # "threads" (and nothing long)
+    assert all(len(word) <= text.CACHED_WORD_LENGTH for word in index._typo_cache)

@@ -1,5 +1,11 @@
 from pathlib import Path
 
+import numpy as np
+
+from faqbot.flood_control import FloodControl, Rate
+from faqbot.matching.calibration import LEXICAL
+from faqbot.matching.decision import Why
+from faqbot.matching.vectors import SemanticIndex
 from faqbot.responder import IncomingMessage, ReplyKind, Responder, ResponderSettings
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
@@ -139,3 +145,97 @@ def test_cooldown_memory_stays_bounded_on_a_busy_server(small_knowledge: Knowled
         clock.now += 0.01
     assert len(responder._last_answered) <= 10_000
     assert say(responder, "do you block threads?", room="room-24999") is None  # recent ones are kept
+
+
+def ask_as(responder: Responder, member: str, room: str = "room", text: str = "!faq list"):
+    return responder.respond(IncomingMessage(text, room, member))
+
+
+def test_a_flooding_member_is_told_once_then_ignored_until_the_limit_refills(small_knowledge: Knowledge) -> None:
+    clock = FakeClock()
+    settings = ResponderSettings(asks_per_member=Rate(3, 30.0), asks_per_room=Rate(100, 30.0))
+    responder = Responder(small_knowledge, settings, clock=clock)
+    assert [ask_as(responder, "@flood").kind for _ in range(3)] == [ReplyKind.LIST] * 3
+    assert ask_as(responder, "@flood").kind is ReplyKind.SLOW_DOWN  # told once
+    assert ask_as(responder, "@flood") is None and ask_as(responder, "@flood", room="elsewhere") is None
+    assert ask_as(responder, "@calm").kind is ReplyKind.LIST  # other members are not affected
+    clock.now += 10  # one ask refilled (3 per 30 s)
+    assert ask_as(responder, "@flood").kind is ReplyKind.LIST
+    assert ask_as(responder, "@flood").kind is ReplyKind.SLOW_DOWN  # a new episode: told again, once
+    assert ask_as(responder, "@flood") is None
+
+
+def test_a_busy_room_is_limited_as_a_whole(small_knowledge: Knowledge) -> None:
+    settings = ResponderSettings(asks_per_member=Rate(100, 60.0), asks_per_room=Rate(4, 60.0))
+    responder = Responder(small_knowledge, settings, clock=FakeClock())
+    kinds = [ask_as(responder, f"@m{n}").kind for n in range(4)]
+    assert kinds == [ReplyKind.LIST] * 4
+    assert ask_as(responder, "@m5").kind is ReplyKind.SLOW_DOWN
+    assert ask_as(responder, "@m6") is None
+    assert ask_as(responder, "@m7", room="other room").kind is ReplyKind.LIST
+
+
+def test_passive_chat_is_not_flood_limited_but_explicit_mentions_are(small_knowledge: Knowledge) -> None:
+    settings = ResponderSettings(asks_per_member=Rate(1, 60.0), cooldown_seconds=0)
+    responder = Responder(small_knowledge, settings, clock=FakeClock())
+    assert say(responder, "do you block threads?") is not None
+    assert say(responder, "do you block threads?") is not None  # plain chat: cooldowns govern it
+    assert say(responder, "do you block threads", addressed=True) is not None
+    assert say(responder, "do you block threads", addressed=True).kind is ReplyKind.SLOW_DOWN
+
+
+def test_flood_memory_stays_bounded() -> None:
+    flood = FloodControl(Rate(1, 60.0), Rate(1, 60.0), memory=100)
+    for n in range(10_000):
+        flood.admit(f"@m{n}", f"room{n}", 0.0)
+    assert flood.remembered() <= 200
+
+
+def test_more_suggestions_when_the_settings_ask_for_them(tmp_path: Path) -> None:
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    faq = "".join(f"- question: How do I block {w}?\n  answer: Like this ({w}).\n" for w in names)
+    knowledge = load_knowledge([write_tree(tmp_path, {"faq.yml": faq})])
+    reply = say(Responder(knowledge, ResponderSettings(suggestion_count=6)), "how do i block", addressed=True)
+    assert reply.kind is ReplyKind.SUGGESTIONS and len(reply.suggestions) == 6
+
+
+def test_chat_far_longer_than_a_question_gets_no_passive_answer(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge, ResponderSettings(max_question_chars=100))
+    long_chat = "do you block threads? " + "and then some more words about my day " * 5
+    assert say(responder, long_chat) is None
+    assert responder.consider(IncomingMessage(long_chat, "room", "@member")).why is Why.TOO_LONG
+    # asked, it is read as far as a question could go
+    assert say(responder, "!faq " + long_chat).entry.id == "threads"
+
+
+class CountingSource:
+    """A meaning-based source that counts how often it is asked to embed a question."""
+
+    dims = 2
+    calibration = LEXICAL
+    semantic_weight = 0.0
+    reads_sentences = False
+
+    def __init__(self) -> None:
+        self.questions: list[str] = []
+
+    def embed(self, text: str) -> np.ndarray | None:
+        self.questions.append(text)
+        return np.ones(2, dtype=np.float32) / np.sqrt(2)
+
+    def entry_index(self, phrasings, bodies):
+        return SemanticIndex(self, phrasings, bodies)
+
+
+def test_chat_that_cannot_get_a_passive_answer_reaches_no_model(small_knowledge: Knowledge) -> None:
+    source = CountingSource()
+    responder = Responder(small_knowledge, vectors=source)
+    source.questions.clear()  # the index embedded its phrasings
+    responder.set_passive("quiet", False)
+    say(responder, "I had pizza for lunch")
+    responder.respond(IncomingMessage("do you block threads?", "room", "@m", to_someone_else=True))
+    say(responder, "do you block threads?", room="quiet")
+    say(responder, "so " * 400 + "do you block threads?")
+    assert source.questions == []
+    say(responder, "do you block threads?")
+    assert source.questions == ["do you block threads?"]
