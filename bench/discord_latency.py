@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.discord.fake_discord
 
-from faqbot.platforms.discord_bot import DiscordBot, DiscordConfig, point_at_server  # noqa: E402
+from faqbot.platforms.discord_bot import DiscordBot, point_at_server  # noqa: E402
 from faqbot.responder import IncomingMessage, Responder, ResponderSettings  # noqa: E402
+from faqbot.settings import DiscordSettings  # noqa: E402
 from faqbot.sources.loader import load_knowledge  # noqa: E402
 from tests.discord.fake_discord import FakeDiscord  # noqa: E402
 
@@ -57,7 +58,7 @@ class RunningBot:
     async def __aenter__(self) -> FakeDiscord:
         await self.fake.start()
         point_at_server(self.fake.api_base, self.fake.gateway_url)
-        self.bot = DiscordBot(self.responder, DiscordConfig(token=TOKEN), guild_ready_timeout=0.05)
+        self.bot = DiscordBot(self.responder, DiscordSettings(token=TOKEN), guild_ready_timeout=0.05)
         await self.bot.login(TOKEN)
         self.runner = asyncio.create_task(self.bot.connect())
         await self.bot.wait_until_ready()

@@ -1,4 +1,11 @@
-"""The `faqbot` command line: ask, list, check, console, eval, run."""
+"""The `faqbot` command line: ask, list, check, console, eval, run, config, health.
+
+This is the edge: the only place that reads the environment and the config file
+(through `faqbot.settings`), and the only place that turns errors into exit
+statuses. Every command reports a problem it cannot go on with the same way, one
+line on stderr (`faqbot: error: ...`), and exits 2 for what the operator must fix
+(settings, paths, a missing extra) and 1 for what went wrong while running.
+"""
 
 from __future__ import annotations
 
@@ -6,147 +13,159 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faqbot import __version__
 from faqbot.evaluation import evaluate, format_report, load_labelled_questions
 from faqbot.flood_control import Rate
+from faqbot.health import Health, Heartbeat
+from faqbot.health import check as check_health
 from faqbot.live_knowledge import KnowledgeWatcher
+from faqbot.logging_setup import configure_logging
 from faqbot.matching.decision import Mode, Outcome
 from faqbot.matching.index import Candidate, MatchIndex, bundled_vectors
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
-from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings, Verdict
-from faqbot.sources.loader import KnowledgeLoader, default_knowledge_path
+from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, Verdict
+from faqbot.settings import Settings, SettingsError, describe, load_settings
+from faqbot.sources.bundled import bundled_knowledge
+from faqbot.sources.loader import KnowledgeLoader
 from faqbot.sources.model import Knowledge
+from faqbot.state_folder import StateFolder, StateFolderError
 
 if TYPE_CHECKING:
     from faqbot.matching.vectors import SemanticSource
 
 log = logging.getLogger("faqbot")
 
-
-def _knowledge_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--knowledge",
-        action="append",
-        type=Path,
-        metavar="PATH",
-        help="knowledge folder or file (repeatable; default: $FAQBOT_KNOWLEDGE or the bundled knowledge/)",
-    )
-    parser.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
-    parser.add_argument(
-        "--vectors",
-        action="store_true",
-        default=os.environ.get("FAQBOT_VECTORS", "").lower() in ("1", "true", "yes"),
-        help="also match by meaning with the bundled word vectors (needs faqbot[vectors]; $FAQBOT_VECTORS=1)",
-    )
-    parser.add_argument(
-        "--encoder",
-        action="store_true",
-        default=os.environ.get("FAQBOT_ENCODER", "").lower() in ("1", "true", "yes"),
-        help="also match by meaning with the bundled sentence encoder (needs faqbot[encoder]; $FAQBOT_ENCODER=1)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faqbot", description="Answers members' questions from your docs.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    ask = commands.add_parser("ask", help="what the bot would say to a question (or to each line of stdin)")
-    _knowledge_options(ask)
-    ask.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.EXPLICIT.value)
-    ask.add_argument("--json", action="store_true", help="one JSON object per question")
-    ask.add_argument("question", nargs="*", help="the question; read one per line from stdin when absent")
-
-    listing = commands.add_parser("list", help="what `!faq list` shows")
-    _knowledge_options(listing)
-    listing.add_argument("--page", type=int, help="one page, as in chat (default: everything)")
-
-    check = commands.add_parser("check", help="validate knowledge; non-zero exit on errors")
-    _knowledge_options(check)
-
-    console = commands.add_parser("console", help="chat with the bot in the terminal")
-    _knowledge_options(console)
-
-    evaluation = commands.add_parser("eval", help="accuracy on a file of labelled questions")
-    _knowledge_options(evaluation)
-    evaluation.add_argument("questions", type=Path, help="YAML list of {question, expect: id/route/URL or none}")
-    evaluation.add_argument("--failures", type=int, default=50, metavar="N", help="show at most N failures")
-
-    run = commands.add_parser("run", help="run the bot on a chat platform (configured by environment)")
-    _knowledge_options(run)
-    run.add_argument("platform", choices=["discord", "matrix"])
-    return parser
-
-
-def _loader(args: argparse.Namespace) -> KnowledgeLoader:
-    paths = args.knowledge
-    if not paths:
-        from_env = os.environ.get("FAQBOT_KNOWLEDGE")
-        paths = [Path(p) for p in from_env.split(os.pathsep) if p] if from_env else [default_knowledge_path()]
-    return KnowledgeLoader(paths, args.base_url or os.environ.get("FAQBOT_BASE_URL") or None)
-
-
-def _load(args: argparse.Namespace) -> Knowledge:
-    return _loader(args).load()
-
-
+EXIT_USAGE = 2
 _UNLIMITED = Rate(1_000_000_000, 1.0)
 
 
 class UsageError(Exception):
-    """A command cannot run as asked; the message says what to do."""
+    """A command cannot run as asked; the message says what to do (exit status 2)."""
 
 
-def _semantic(args: argparse.Namespace) -> SemanticSource | None:
-    """The optional meaning-based matcher asked for, if any."""
-    if args.encoder and args.vectors:
-        raise UsageError("choose one of --encoder and --vectors")
-    if args.encoder:
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="PATH", help="a TOML config file (default: $FAQBOT_CONFIG)")
+    common.add_argument(
+        "--knowledge",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="knowledge folder or file (repeatable; default: $FAQBOT_KNOWLEDGE or the bundled knowledge)",
+    )
+    common.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
+    common.add_argument(
+        "--matcher",
+        choices=["lexical", "vectors", "encoder"],
+        help="how questions are matched (default: $FAQBOT_MATCHER or lexical)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faqbot", description="Answers members' questions from your docs.")
+    parser.add_argument("--version", action="version", version=f"faqbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = [_common_options()]
+
+    ask = commands.add_parser(
+        "ask", parents=common, help="what the bot would say to a question (or to each stdin line)"
+    )
+    ask.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.EXPLICIT.value)
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("question", nargs="*", help="the question; read one per line from stdin when absent")
+
+    listing = commands.add_parser("list", parents=common, help="what `!faq list` shows")
+    listing.add_argument("--page", type=int, help="one page, as in chat (default: everything)")
+
+    commands.add_parser("check", parents=common, help="validate knowledge; non-zero exit on errors")
+    commands.add_parser("console", parents=common, help="chat with the bot in the terminal")
+
+    evaluation = commands.add_parser("eval", parents=common, help="accuracy on a file of labelled questions")
+    evaluation.add_argument("questions", type=Path, help="YAML list of {question, expect: id/route/URL or none}")
+    evaluation.add_argument("--failures", type=int, default=50, metavar="N", help="show at most N failures")
+
+    run = commands.add_parser("run", parents=common, help="run the bot on a chat platform")
+    run.add_argument("platform", choices=["discord", "matrix"])
+
+    commands.add_parser("config", parents=common, help="print the effective configuration, secrets masked")
+    commands.add_parser("health", parents=common, help="exit 0 when the running bot's heartbeat is fresh")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "knowledge.paths": tuple(args.knowledge) if args.knowledge else None,
+        "knowledge.base_url": args.base_url.rstrip("/") if args.base_url else None,
+        "matching.matcher": args.matcher,
+    }
+    return load_settings(args.config, overrides=overrides)
+
+
+# -- what every command builds -------------------------------------------------------------
+
+
+def _loader(settings: Settings) -> KnowledgeLoader:
+    paths = settings.knowledge.paths or (bundled_knowledge(),)
+    return KnowledgeLoader(list(paths), settings.knowledge.base_url)
+
+
+def _load(settings: Settings, *, require_entries: bool = True) -> tuple[KnowledgeLoader, Knowledge]:
+    """The knowledge, refusing to run on nothing: a mistyped path is an error, not a bot that
+    says "Sorry" to everything."""
+    loader = _loader(settings)
+    missing = [str(path) for path in loader.paths if not path.exists()]
+    if missing:
+        raise UsageError(f"knowledge not found: {', '.join(missing)} (check --knowledge / FAQBOT_KNOWLEDGE)")
+    knowledge = loader.load()
+    for problem in knowledge.errors:
+        print(f"faqbot: {problem}", file=sys.stderr)
+    if require_entries and not knowledge.entries:
+        shown = ", ".join(str(path) for path in loader.paths)
+        raise UsageError(f"no knowledge entries in {shown}: nothing to answer with (see `faqbot check`)")
+    return loader, knowledge
+
+
+def _semantic(settings: Settings) -> SemanticSource | None:
+    """The meaning-based matcher the settings ask for, if any."""
+    if settings.matcher == "encoder":
         try:
             from faqbot.matching.encoder import load_bundled
         except ImportError:
-            raise UsageError("--encoder needs onnxruntime: pip install 'faqbot[encoder]'") from None
+            raise UsageError("the encoder matcher needs onnxruntime: pip install 'faqbot[encoder]'") from None
         return load_bundled()
-    if not args.vectors:
+    if settings.matcher != "vectors":
         return None
     vectors = bundled_vectors()
     if vectors is None:
-        raise UsageError("--vectors needs numpy: pip install 'faqbot[vectors]'")
+        raise UsageError("the vectors matcher needs numpy: pip install 'faqbot[vectors]'")
     return vectors
 
 
-def _watch(loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:
-    """Reload knowledge when its files change (every FAQBOT_RELOAD_SECONDS, default 2; 0 turns it off)."""
-    try:
-        interval = float(os.environ.get("FAQBOT_RELOAD_SECONDS", "2") or 2)
-    except ValueError:
-        interval = 2.0
-    if interval <= 0:
+def _watch(settings: Settings, loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:
+    """Reload knowledge when its files change (every `knowledge.reload_seconds`; 0 turns it off)."""
+    if settings.knowledge.reload_seconds <= 0:
         return None
-    watcher = KnowledgeWatcher(loader, responder, interval)
+    watcher = KnowledgeWatcher(loader, responder, settings.knowledge.reload_seconds)
     watcher.start()
     return watcher
 
 
-def _report_load_errors(knowledge: Knowledge) -> None:
-    for problem in knowledge.errors:
-        print(f"faqbot: {problem}", file=sys.stderr)
+# -- commands -------------------------------------------------------------------------------
 
 
 def _candidate_json(candidate: Candidate) -> dict[str, Any]:
     entry = candidate.entry
     return {"id": entry.id, "title": entry.title, "url": entry.url, "score": round(candidate.score, 4)}
-
-
-def _questions(args: argparse.Namespace) -> list[str] | None:
-    if args.question:
-        return [" ".join(args.question)]
-    return None
 
 
 def _why_json(verdict: Verdict) -> dict[str, Any]:
@@ -160,14 +179,13 @@ def _why_json(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def command_ask(args: argparse.Namespace) -> int:
-    knowledge = _load(args)
-    _report_load_errors(knowledge)
+def command_ask(args: argparse.Namespace, settings: Settings) -> int:
+    _, knowledge = _load(settings)
     mode = Mode(args.mode)
     # A dry run: each question stands alone, with no cooldown and no flood control.
-    settings = ResponderSettings(cooldown_seconds=0, asks_per_member=_UNLIMITED, asks_per_room=_UNLIMITED)
-    responder = Responder(knowledge, settings, vectors=_semantic(args))
-    questions = _questions(args)
+    chat = dataclasses.replace(settings.chat, cooldown_seconds=0, asks_per_member=_UNLIMITED, asks_per_room=_UNLIMITED)
+    responder = Responder(knowledge, chat, vectors=_semantic(settings))
+    questions = [" ".join(args.question)] if args.question else None
     lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in lines:
         if not question.strip():
@@ -176,37 +194,34 @@ def command_ask(args: argparse.Namespace) -> int:
         verdict = responder.consider(message, explain=args.json)
         if args.json:
             decision = verdict.decision
-            ranked_best = decision.best if decision is not None else None
+            best = decision.best if decision is not None else None
             record = {
                 "question": question,
                 "answer": decision is not None and decision.outcome is Outcome.ANSWER,
-                "best": _candidate_json(ranked_best) if ranked_best else None,
+                "best": _candidate_json(best) if best else None,
                 "suggestions": [_candidate_json(c) for c in decision.suggestions] if decision else [],
                 "reply": render_plain(verdict.reply) if verdict.reply is not None else None,
                 "why": _why_json(verdict),
             }
             print(json.dumps(record, ensure_ascii=False), flush=True)
             continue
-        reply = verdict.reply
-        print(render_plain(reply) if reply else "(the bot stays silent)", flush=True)
+        print(render_plain(verdict.reply) if verdict.reply else "(the bot stays silent)", flush=True)
         if questions is None:
             print(flush=True)
     return 0
 
 
-def command_list(args: argparse.Namespace) -> int:
-    knowledge = _load(args)
-    _report_load_errors(knowledge)
-    page_size = args.page and ResponderSettings().list_page_size
-    settings = ResponderSettings(list_page_size=page_size or max(1, len(knowledge.entries)))
-    responder = Responder(knowledge, settings)
-    listing = responder.list_page(args.page or 1)
-    print(render_plain(Reply(ReplyKind.LIST, listing=listing)))
+def command_list(args: argparse.Namespace, settings: Settings) -> int:
+    _, knowledge = _load(settings)
+    page_size = settings.chat.list_page_size if args.page else max(1, len(knowledge.entries))
+    responder = Responder(knowledge, dataclasses.replace(settings.chat, list_page_size=page_size))
+    print(render_plain(Reply(ReplyKind.LIST, listing=responder.list_page(args.page or 1))))
     return 0
 
 
-def command_check(args: argparse.Namespace) -> int:
-    knowledge = _load(args)
+def command_check(args: argparse.Namespace, settings: Settings) -> int:
+    loader = _loader(settings)
+    knowledge = loader.load()
     for problem in knowledge.problems:
         print(problem)
     sections = sum(1 for e in knowledge.entries if e.kind == "section")
@@ -218,59 +233,74 @@ def command_check(args: argparse.Namespace) -> int:
     return 1 if knowledge.errors else 0
 
 
-def command_console(args: argparse.Namespace) -> int:
-    loader = _loader(args)
-    knowledge = loader.load()
-    _report_load_errors(knowledge)
-    responder = Responder(knowledge, vectors=_semantic(args))
-    _watch(loader, responder)
+def command_console(args: argparse.Namespace, settings: Settings) -> int:
+    loader, knowledge = _load(settings)
+    responder = Responder(knowledge, settings.chat, vectors=_semantic(settings))
+    _watch(settings, loader, responder)
     return run_console(responder, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
 
 
-def command_eval(args: argparse.Namespace) -> int:
-    knowledge = _load(args)
-    _report_load_errors(knowledge)
+def command_eval(args: argparse.Namespace, settings: Settings) -> int:
+    _, knowledge = _load(settings)
     questions, problems = load_labelled_questions(args.questions)
     for problem in problems:
         print(f"faqbot: {problem}", file=sys.stderr)
     if not questions:
-        print("faqbot: no labelled questions to evaluate", file=sys.stderr)
-        return 1
-    report = evaluate(MatchIndex(knowledge.entries, vectors=_semantic(args)), questions)
+        raise UsageError(f"no labelled questions to evaluate in {args.questions}")
+    report = evaluate(MatchIndex(knowledge.entries, vectors=_semantic(settings)), questions)
     print(format_report(report, show_failures=args.failures))
     return 0
 
 
-def command_run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    loader = _loader(args)
-    knowledge = loader.load()
-    for problem in knowledge.errors:
-        log.warning("knowledge: %s", problem)
-    log.info("loaded %d entries", len(knowledge.entries))
-    settings = ResponderSettings()
-    cooldown = os.environ.get("FAQBOT_COOLDOWN_SECONDS", "").strip()
-    if cooldown:
-        try:
-            seconds = float(cooldown)
-        except ValueError:
-            seconds = -1.0
-        if seconds < 0:
-            print(f"faqbot: FAQBOT_COOLDOWN_SECONDS must be a number of seconds (got {cooldown!r})", file=sys.stderr)
-            return 2
-        settings = dataclasses.replace(settings, cooldown_seconds=seconds)
-    responder = Responder(knowledge, settings, vectors=_semantic(args))
-    _watch(loader, responder)
-    if args.platform == "discord":
-        from faqbot.platforms.discord_bot import main as run_discord
+def command_config(args: argparse.Namespace, settings: Settings) -> int:
+    print(describe(settings))
+    missing = [str(path) for path in settings.knowledge.paths if not path.exists()]
+    if missing:
+        raise UsageError(f"knowledge.paths: not found: {', '.join(missing)}")
+    return 0
 
-        return run_discord(responder, os.environ)
-    from faqbot.platforms.matrix_bot import main as run_matrix
 
-    return run_matrix(responder, os.environ)
+def command_health(args: argparse.Namespace, settings: Settings) -> int:
+    healthy, why = check_health(StateFolder(settings.state_dir), settings.heartbeat_seconds)
+    print(f"faqbot: {why}", file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
+
+
+_EXTRAS = {"discord": ("discord", "discord.py"), "matrix": ("nio", "matrix-nio")}
+
+
+def command_run(args: argparse.Namespace, settings: Settings) -> int:
+    platform = args.platform
+    secrets = [settings.discord.token, settings.matrix.access_token, settings.matrix.password]
+    configure_logging(settings.log_level, settings.log_format == "json", [s for s in secrets if s])
+    settings.require_discord() if platform == "discord" else settings.require_matrix()
+    module, package = _EXTRAS[platform]
+    try:
+        __import__(module)
+    except ImportError:
+        raise UsageError(f"the {platform} bot needs {package}: pip install 'faqbot[{platform}]'") from None
+    try:
+        state = StateFolder.open(settings.state_dir)
+    except StateFolderError as error:
+        raise UsageError(str(error)) from None
+    log.info("faqbot %s; state folder %s", __version__, state.path.resolve())
+    loader, knowledge = _load(settings)
+    log.info("loaded %d entries from %s", len(knowledge.entries), ", ".join(str(p) for p in loader.paths))
+    responder = Responder(knowledge, settings.chat, vectors=_semantic(settings))
+    watcher = _watch(settings, loader, responder)
+    health = Health(platform)
+    heartbeat = Heartbeat(state, health)
+    try:
+        if platform == "discord":
+            from faqbot.platforms.discord_bot import main as run_discord
+
+            return run_discord(responder, settings, state, health, heartbeat)
+        from faqbot.platforms.matrix_bot import main as run_matrix
+
+        return run_matrix(responder, settings, state, health, heartbeat)
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
 COMMANDS = {
@@ -280,16 +310,19 @@ COMMANDS = {
     "console": command_console,
     "eval": command_eval,
     "run": command_run,
+    "config": command_config,
+    "health": command_health,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
-    except UsageError as error:
-        print(f"faqbot: {error}", file=sys.stderr)
-        return 2
+        settings = _settings(args)
+        return COMMANDS[args.command](args, settings)
+    except (UsageError, SettingsError) as error:
+        print(f"faqbot: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

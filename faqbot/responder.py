@@ -35,6 +35,8 @@ class IncomingMessage:
     message), which earns the explicit treatment without `!faq`; `to_someone_else`
     when they spoke to another member (replied to them, mentioned them, or opened
     with their name: see `text.addressee`), which keeps passive answers out of it.
+    `parent_id` is the channel a thread belongs to: a thread of a channel where passive
+    answers are off is quiet too. `sender_id` is only held in memory, for flood control.
     """
 
     text: str
@@ -42,6 +44,7 @@ class IncomingMessage:
     sender_id: str
     addressed: bool = False
     to_someone_else: bool = False
+    parent_id: str | None = None
 
 
 class ReplyKind(Enum):
@@ -97,6 +100,7 @@ class ResponderSettings:
     max_question_chars: int = 500
     asks_per_member: Rate = MEMBER_ASKS
     asks_per_room: Rate = ROOM_ASKS
+    passive_off: frozenset[str] = frozenset()  # conversations (and their threads) where chat gets no answer
 
 
 @dataclass(frozen=True)
@@ -176,10 +180,18 @@ class Responder:
     # -- per-conversation settings --------------------------------------------
 
     def set_passive(self, conversation_id: str, enabled: bool) -> None:
+        """Turn passive answers on or off in one conversation, over the settings."""
         self._passive_overrides[conversation_id] = enabled
 
-    def passive_enabled(self, conversation_id: str) -> bool:
-        return self._passive_overrides.get(conversation_id, self.settings.passive_by_default)
+    def passive_enabled(self, conversation_id: str, parent_id: str | None = None) -> bool:
+        for conversation in (conversation_id, parent_id):
+            if conversation is None:
+                continue
+            if conversation in self._passive_overrides:
+                return self._passive_overrides[conversation]
+            if conversation in self.settings.passive_off:
+                return False
+        return self.settings.passive_by_default
 
     # -- the conversation ----------------------------------------------------
 
@@ -202,7 +214,7 @@ class Responder:
             return self._run_command(command, message, explain)
         if message.addressed:
             if not text:
-                return Verdict(self.help_reply(message.conversation_id), Why.COMMAND)
+                return Verdict(self.help_reply(message.conversation_id, message.parent_id), Why.COMMAND)
             return self._explicit_answer(text, message, explain)
         return self._passive_answer(text, message, explain)
 
@@ -224,11 +236,11 @@ class Responder:
     def listing_reply(self, page: int = 1) -> Reply:
         return Reply(ReplyKind.LIST, listing=self.list_page(page), command_prefix=self.settings.command_prefix)
 
-    def help_reply(self, conversation_id: str) -> Reply:
+    def help_reply(self, conversation_id: str, parent_id: str | None = None) -> Reply:
         return Reply(
             ReplyKind.HELP,
             command_prefix=self.settings.command_prefix,
-            passive_enabled=self.passive_enabled(conversation_id),
+            passive_enabled=self.passive_enabled(conversation_id, parent_id),
         )
 
     def list_page(self, page: int = 1) -> Listing:
@@ -260,7 +272,7 @@ class Responder:
         words = argument.split()
         first = words[0].lower() if words else ""
         if not words or first in _HELP_WORDS:
-            return Verdict(self.help_reply(message.conversation_id), Why.COMMAND)
+            return Verdict(self.help_reply(message.conversation_id, message.parent_id), Why.COMMAND)
         if first in _LIST_WORDS and len(words) <= 3:
             rest = " ".join(words[1:]).lower()
             page_match = _PAGE_PATTERN.match(rest) if rest else None
@@ -299,7 +311,7 @@ class Responder:
             return Verdict(None, Why.NOT_A_QUESTION)
         if len(text) > self.settings.max_question_chars:
             return Verdict(None, Why.TOO_LONG)
-        if not self.passive_enabled(message.conversation_id):
+        if not self.passive_enabled(message.conversation_id, message.parent_id):
             silent = self._judge(text, Mode.PASSIVE, message.to_someone_else, True) if explain else None
             return Verdict(None, Why.PASSIVE_OFF, silent)
         decision = self._judge(text, Mode.PASSIVE, message.to_someone_else, explain)

@@ -18,10 +18,8 @@ import asyncio
 import contextlib
 import logging
 import re
-import signal
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -30,8 +28,12 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from faqbot.health import Health, Heartbeat
+from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.render import render_discord
 from faqbot.responder import IncomingMessage, Reply, Responder
+from faqbot.settings import DiscordSettings, Settings
+from faqbot.state_folder import StateFolder
 
 log = logging.getLogger(__name__)
 
@@ -42,67 +44,6 @@ _REMEMBERED_REPLIES = 4096
 _VARIATION_SELECTOR = "\ufe0f"
 _ANSWERED_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _NO_PINGS = discord.AllowedMentions.none()
-
-
-class ConfigError(ValueError):
-    """The environment does not describe a runnable Discord bot; the message says what to fix."""
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
-
-
-def _snowflakes(env: Mapping[str, str], name: str) -> frozenset[str]:
-    ids = frozenset(part.strip() for part in env.get(name, "").split(",") if part.strip())
-    bad = sorted(i for i in ids if not i.isdigit())
-    if bad:
-        raise ConfigError(f"{name} must be comma-separated channel ids (not {', '.join(bad)})")
-    return ids
-
-
-@dataclass(frozen=True)
-class DiscordConfig:
-    """Settings for the Discord adapter, read from `FAQBOT_*` environment variables.
-
-    The cooldown (`FAQBOT_COOLDOWN_SECONDS`) is core behaviour: the CLI puts it in
-    the `Responder`'s settings before the adapter sees it.
-    """
-
-    token: str = field(repr=False)  # never in logs, reprs or error messages
-    api_base: str | None = None  # FAQBOT_DISCORD_API_BASE, e.g. a Spacebar server's .../api/v9
-    gateway: str | None = None  # FAQBOT_DISCORD_GATEWAY, e.g. wss://spacebar.example/
-    message_content: bool = True  # FAQBOT_DISCORD_MESSAGE_CONTENT: the privileged intent
-    passive_off_channels: frozenset[str] = frozenset()  # FAQBOT_DISCORD_PASSIVE_OFF
-    sync_commands: bool = True  # FAQBOT_DISCORD_SYNC_COMMANDS: register /faq at start-up
-    command_guild_id: int | None = None  # FAQBOT_DISCORD_GUILD_ID: register in one guild (instant) instead of globally
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DiscordConfig:
-        """Parse and validate the environment, raising `ConfigError` naming the bad variable."""
-        token = env.get("FAQBOT_DISCORD_TOKEN", "").strip()
-        if not token:
-            raise ConfigError(
-                "FAQBOT_DISCORD_TOKEN is not set: put the bot token from the Discord developer portal in it"
-            )
-        guild = env.get("FAQBOT_DISCORD_GUILD_ID", "").strip()
-        if guild and not guild.isdigit():
-            raise ConfigError("FAQBOT_DISCORD_GUILD_ID must be a guild id")
-        return cls(
-            token=token,
-            api_base=env.get("FAQBOT_DISCORD_API_BASE", "").strip().rstrip("/") or None,
-            gateway=env.get("FAQBOT_DISCORD_GATEWAY", "").strip() or None,
-            message_content=_flag(env, "FAQBOT_DISCORD_MESSAGE_CONTENT", True),
-            passive_off_channels=_snowflakes(env, "FAQBOT_DISCORD_PASSIVE_OFF"),
-            sync_commands=_flag(env, "FAQBOT_DISCORD_SYNC_COMMANDS", True),
-            command_guild_id=int(guild) if guild else None,
-        )
 
 
 def point_at_server(api_base: str | None, gateway: str | None) -> None:
@@ -143,7 +84,7 @@ def _choice(entry_id: str, title: str) -> app_commands.Choice[str]:
 class DiscordBot(discord.Client):
     """A discord.py client wired to a `Responder`."""
 
-    def __init__(self, responder: Responder, config: DiscordConfig, **client_options: Any) -> None:
+    def __init__(self, responder: Responder, config: DiscordSettings, **client_options: Any) -> None:
         intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
         intents.message_content = config.message_content
         client_options.setdefault("allowed_mentions", _NO_PINGS)
@@ -155,8 +96,6 @@ class DiscordBot(discord.Client):
         for command in _slash_commands(self):
             self.tree.add_command(command)
         self._asker_of_reply: OrderedDict[int, int] = OrderedDict()
-        for channel_id in config.passive_off_channels:
-            responder.set_passive(channel_id, False)
         self._guard_gateway_parsers()
 
     # -- start-up -------------------------------------------------------------------
@@ -173,8 +112,8 @@ class DiscordBot(discord.Client):
         if not self.config.sync_commands:
             return
         try:
-            if self.config.command_guild_id is not None:
-                guild = discord.Object(id=self.config.command_guild_id)
+            if self.config.guild_id is not None:
+                guild = discord.Object(id=self.config.guild_id)
                 self.tree.copy_global_to(guild=guild)
                 commands = await self.tree.sync(guild=guild)
             else:
@@ -236,9 +175,14 @@ class DiscordBot(discord.Client):
         if isinstance(message.channel, discord.DMChannel):
             addressed = True
         conversation = str(message.channel.id)
-        self._inherit_passive_setting(message.channel)
+        parent = getattr(message.channel, "parent_id", None)
         asked = IncomingMessage(
-            text, conversation, str(message.author.id), addressed, self._said_to_someone_else(message)
+            text,
+            conversation,
+            str(message.author.id),
+            addressed,
+            self._said_to_someone_else(message),
+            parent_id=str(parent) if isinstance(message.channel, discord.Thread) and parent else None,
         )
         reply = self.responder.respond(asked)
         if reply is None:
@@ -276,12 +220,6 @@ class DiscordBot(discord.Client):
         assert self.user is not None
         stripped, count = _mention_pattern(self.user.id).subn(" ", content)
         return " ".join(stripped.split()) if count else content, count > 0
-
-    def _inherit_passive_setting(self, channel: Any) -> None:
-        """A thread of a channel with passive answers off is quiet too."""
-        parent_id = getattr(channel, "parent_id", None)
-        if isinstance(channel, discord.Thread) and str(parent_id) in self.config.passive_off_channels:
-            self.responder.set_passive(str(channel.id), False)
 
     # -- removing an unwanted answer ------------------------------------------------------
 
@@ -382,38 +320,47 @@ def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None
     return [faq, faq_list]
 
 
-async def run(bot: DiscordBot) -> None:
-    """Run until the gateway closes, or SIGINT/SIGTERM asks for a clean shutdown."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-    async with bot:
-        await bot.start(bot.config.token)
+class _DiscordAdapter:
+    """Runs one `DiscordBot` until the lifecycle's stop event."""
+
+    def __init__(self, bot: DiscordBot, health: Health) -> None:
+        self.bot = bot
+        self.health = health
+
+    async def run(self, stop: asyncio.Event) -> None:
+        bot = self.bot
+        token = bot.config.token
+        assert token is not None
+        async with bot:
+            running = asyncio.create_task(bot.start(token), name="faqbot-discord")
+            ready = asyncio.create_task(bot.wait_until_ready())
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({running, ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if ready.done() and not running.done():
+                    self.health.ready()
+                    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ready.cancel()
+                stopping.cancel()
+                await bot.close()
+            try:
+                await running
+            except discord.LoginFailure:
+                raise FatalPlatformError(
+                    "Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal"
+                ) from None
+            except discord.PrivilegedIntentsRequired:
+                raise FatalPlatformError(
+                    "Discord refused the message content intent: enable it for the bot in the developer portal, "
+                    "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
+                ) from None
 
 
-def main(responder: Responder, env: Mapping[str, str]) -> int:
+def main(responder: Responder, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
     """`faqbot run discord`: blocks until shutdown; returns the process exit status."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = DiscordConfig.from_env(env)
-    except ConfigError as error:
-        log.error("Cannot start the Discord bot: %s", error)
-        return 2
+    config = settings.require_discord()
     point_at_server(config.api_base, config.gateway)
-    bot = DiscordBot(responder, config)
-    try:
-        asyncio.run(run(bot))
-    except discord.LoginFailure:
-        log.error("Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal")
-        return 1
-    except discord.PrivilegedIntentsRequired:
-        log.error(
-            "Discord refused the message content intent: enable it for the bot in the developer portal, "
-            "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
-        )
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run_adapter(
+        lambda: _DiscordAdapter(DiscordBot(responder, config), health), health, heartbeat, settings.heartbeat_seconds
+    )

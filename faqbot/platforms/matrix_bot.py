@@ -16,8 +16,6 @@ import json
 import logging
 import os
 import re
-import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -42,9 +40,13 @@ from nio import (
     WhoamiResponse,
 )
 
+from faqbot.health import Health, Heartbeat
 from faqbot.matching.text import addressee
+from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.render import render_matrix
 from faqbot.responder import IncomingMessage, Reply, Responder
+from faqbot.settings import Settings
+from faqbot.state_folder import StateFolder
 
 logger = logging.getLogger("faqbot.matrix")
 
@@ -54,11 +56,7 @@ SESSION_FILE = "matrix_session.json"
 NIO_STORE_DIR = "nio"
 
 
-class ConfigError(ValueError):
-    """The environment does not describe a usable Matrix account; the message names the variable."""
-
-
-class MatrixBotError(RuntimeError):
+class MatrixBotError(FatalPlatformError):
     """The bot cannot go on (login refused, token revoked); retrying would not help."""
 
 
@@ -69,13 +67,9 @@ def _server_of(user_id: str) -> str:
     return user_id.split(":", 1)[1] if ":" in user_id else ""
 
 
-def _split_list(value: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (value or "").replace("\n", ",").split(",") if item.strip())
-
-
 @dataclass(frozen=True)
 class MatrixConfig:
-    """Everything the adapter reads from the environment. Secrets stay out of `repr`."""
+    """What the adapter runs with, from the validated settings. Secrets stay out of `repr`."""
 
     homeserver: str
     user_id: str
@@ -83,39 +77,22 @@ class MatrixConfig:
     access_token: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
     allowed_inviters: tuple[str, ...] = ()
-    passive_off_rooms: tuple[str, ...] = ()
     device_name: str = "faqbot"
     sync_timeout_ms: int = 30_000
     max_retry_wait: float = 10.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> MatrixConfig:
-        """Read and validate `FAQBOT_MATRIX_*` and `FAQBOT_STATE_DIR` (the cooldown is the core's, set by the CLI)."""
-        homeserver = environ.get("FAQBOT_MATRIX_HOMESERVER", "").strip().rstrip("/")
-        if not homeserver:
-            raise ConfigError("FAQBOT_MATRIX_HOMESERVER is not set (e.g. https://matrix.example.org)")
-        if not homeserver.startswith(("http://", "https://")):
-            raise ConfigError(f"FAQBOT_MATRIX_HOMESERVER must start with http:// or https://, got {homeserver!r}")
-        user_id = environ.get("FAQBOT_MATRIX_USER_ID", "").strip()
-        if not re.fullmatch(r"@[^:\s]+:\S+", user_id):
-            raise ConfigError(f"FAQBOT_MATRIX_USER_ID must look like @bot:example.org, got {user_id!r}")
-        access_token = environ.get("FAQBOT_MATRIX_ACCESS_TOKEN", "").strip() or None
-        password = environ.get("FAQBOT_MATRIX_PASSWORD") or None
-        if access_token is None and password is None:
-            raise ConfigError("set FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD")
-        inviters = _split_list(environ.get("FAQBOT_MATRIX_ALLOWED_INVITERS")) or (":" + _server_of(user_id),)
-        for entry in inviters:
-            if entry.startswith("@") and ":" not in entry:
-                raise ConfigError(f"FAQBOT_MATRIX_ALLOWED_INVITERS: {entry!r} is neither @user:server nor a server")
+    def from_settings(cls, settings: Settings) -> MatrixConfig:
+        matrix = settings.require_matrix()
+        assert matrix.homeserver is not None and matrix.user_id is not None
         return cls(
-            homeserver=homeserver,
-            user_id=user_id,
-            state_dir=Path(environ.get("FAQBOT_STATE_DIR", "").strip() or "faqbot-state"),
-            access_token=access_token,
-            password=password,
-            allowed_inviters=inviters,
-            passive_off_rooms=_split_list(environ.get("FAQBOT_MATRIX_PASSIVE_OFF")),
-            device_name=environ.get("FAQBOT_MATRIX_DEVICE_NAME", "").strip() or "faqbot",
+            homeserver=matrix.homeserver,
+            user_id=matrix.user_id,
+            state_dir=settings.state_dir,
+            access_token=matrix.access_token,
+            password=matrix.password,
+            allowed_inviters=matrix.allowed_inviters,
+            device_name=matrix.device_name,
         )
 
     def inviter_allowed(self, inviter: str) -> bool:
@@ -344,8 +321,6 @@ class MatrixBot:
         """Log in, apply room settings, do the first sync, then keep syncing in the background."""
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         (self.config.state_dir / NIO_STORE_DIR).mkdir(exist_ok=True)
-        for room_id in self.config.passive_off_rooms:
-            self.responder.set_passive(room_id, False)
         self.started_at_ms = int(time.time() * 1000)
         self.client = await self._login()
         self.client.add_event_callback(self._on_message, RoomMessageText)
@@ -384,9 +359,11 @@ class MatrixBot:
             await self.client.close()
             self.client = None
 
-    async def run_until_stopped(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, health: Health | None = None) -> None:
         """Run until `stop` is set; a fatal error in the sync loop ends the run too."""
         await self.start()
+        if health is not None:
+            health.ready()
         assert self._sync_task is not None
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -615,30 +592,18 @@ class MatrixBot:
 # -- entry point -------------------------------------------------------------------------
 
 
-def main(responder: Responder, environ: Mapping[str, str]) -> int:
-    """Run the Matrix bot until SIGINT/SIGTERM. 0 on a clean stop, 1 on a fatal error, 2 on bad config."""
-    try:
-        config = MatrixConfig.from_env(environ)
-    except ConfigError as exc:
-        print(f"faqbot: {exc}", file=sys.stderr)
-        return 2
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("nio").setLevel(logging.WARNING)
+class _MatrixAdapter:
+    def __init__(self, bot: MatrixBot, health: Health) -> None:
+        self.bot = bot
+        self.health = health
 
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
-        await MatrixBot(config, responder).run_until_stopped(stop)
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.bot.run(stop, self.health)
 
-    try:
-        asyncio.run(run())
-    except MatrixBotError as exc:
-        logger.error("%s", exc)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0
+
+def main(responder: Responder, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
+    """`faqbot run matrix`: until SIGINT/SIGTERM. 0 on a clean stop, 1 on a fatal error."""
+    config = MatrixConfig.from_settings(settings)
+    return run_adapter(
+        lambda: _MatrixAdapter(MatrixBot(config, responder), health), health, heartbeat, settings.heartbeat_seconds
+    )

@@ -12,8 +12,9 @@ import discord.http
 import pytest
 import yaml
 
-from faqbot.platforms.discord_bot import DiscordBot, DiscordConfig, point_at_server
+from faqbot.platforms.discord_bot import DiscordBot, point_at_server
 from faqbot.responder import Responder, ResponderSettings
+from faqbot.settings import Settings, load_settings
 from faqbot.sources.loader import load_knowledge
 from tests.discord.fake_discord import FakeDiscord
 
@@ -67,6 +68,11 @@ def knowledge_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def settings_from(env: dict[str, str]) -> Settings:
+    """Settings as `faqbot run discord` reads them, from an environment only."""
+    return load_settings(environ={"FAQBOT_CHAT_LIST_PAGE_SIZE": str(LIST_PAGE_SIZE), **env})
+
+
 @pytest.fixture
 def responder(knowledge_dir: Path) -> Responder:
     knowledge = load_knowledge([knowledge_dir])
@@ -91,7 +97,8 @@ StartBot = Callable[..., Awaitable[DiscordBot]]
 
 @pytest.fixture
 async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[StartBot]:
-    """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment."""
+    """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment.
+    Chat settings in the environment (FAQBOT_CHAT_*) give the bot a responder of its own."""
     running: list[tuple[DiscordBot, asyncio.Task[None]]] = []
 
     async def start(**env: str) -> DiscordBot:
@@ -101,9 +108,12 @@ async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[St
             "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
             **env,
         }
-        config = DiscordConfig.from_env(environment)
+        settings = settings_from(environment)
+        config = settings.require_discord()
         point_at_server(config.api_base, config.gateway)
-        bot = DiscordBot(responder, config, guild_ready_timeout=0.05)
+        own = any(name.startswith("FAQBOT_CHAT_") for name in env)
+        bot_responder = Responder(responder.knowledge, settings.chat) if own else responder
+        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(config.token))
         running.append((bot, task))
         ready = asyncio.create_task(bot.wait_until_ready())

@@ -16,8 +16,12 @@ from typing import Any
 import discord
 import pytest
 
-from faqbot.platforms.discord_bot import DiscordBot, DiscordConfig, main
+from faqbot.cli import main as cli_main
+from faqbot.health import Health, Heartbeat
+from faqbot.platforms.discord_bot import DiscordBot, main
 from faqbot.responder import Responder
+from faqbot.settings import DiscordSettings, SettingsError, load_settings
+from faqbot.state_folder import StateFolder
 from tests.discord.conftest import FILLER_TOPICS, LIST_PAGE_SIZE, TOKEN, StartBot
 from tests.discord.fake_discord import (
     BOT_ID,
@@ -260,7 +264,7 @@ async def test_ignores_other_bots_webhooks_itself_and_system_messages(fake: Fake
 
 
 async def test_passive_off_in_a_configured_channel(fake: FakeDiscord, start_bot: StartBot) -> None:
-    await start_bot(FAQBOT_DISCORD_PASSIVE_OFF=f" {QUIET_CHANNEL_ID} ,123")
+    await start_bot(FAQBOT_CHAT_PASSIVE_OFF=f" {QUIET_CHANNEL_ID} ,123")
     await fake.member_says("how do I reset my password?", channel_id=QUIET_CHANNEL_ID)
     await barrier(fake, channel_id=QUIET_CHANNEL_ID)
     assert len(sent_messages(fake)) == 1
@@ -271,7 +275,7 @@ async def test_passive_off_in_a_configured_channel(fake: FakeDiscord, start_bot:
 
 
 async def test_a_thread_of_a_quiet_channel_is_quiet_too(fake: FakeDiscord, start_bot: StartBot) -> None:
-    await start_bot(FAQBOT_DISCORD_PASSIVE_OFF=str(QUIET_CHANNEL_ID))
+    await start_bot(FAQBOT_CHAT_PASSIVE_OFF=str(QUIET_CHANNEL_ID))
     thread_id = await fake.create_thread(QUIET_CHANNEL_ID)
     await fake.member_says("how do I reset my password?", channel_id=thread_id)
     await barrier(fake, channel_id=thread_id)
@@ -417,7 +421,7 @@ async def test_token_never_logged(
     await fake.drop_gateway()
     await barrier(fake)
 
-    wrong = DiscordBot(responder, DiscordConfig(token=TOKEN + "-wrong"), guild_ready_timeout=0.05)
+    wrong = DiscordBot(responder, DiscordSettings(token=TOKEN + "-wrong"), guild_ready_timeout=0.05)
     with pytest.raises(discord.LoginFailure) as failure:
         await wrong.start(TOKEN + "-wrong")
     await wrong.close()
@@ -429,43 +433,52 @@ async def test_token_never_logged(
     assert TOKEN.split(".")[1] not in caplog.text
 
 
-def test_missing_token_is_a_clear_error(responder: Responder, caplog: pytest.LogCaptureFixture) -> None:
-    assert main(responder, {"FAQBOT_DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}) == 2
-    assert "FAQBOT_DISCORD_TOKEN is not set" in caplog.text
+def run_main(responder: Responder, env: dict[str, str], state_dir: Path) -> int:
+    """`faqbot run discord` after the CLI has read the settings."""
+    settings = load_settings(environ={**env, "FAQBOT_STATE_DIR": str(state_dir)})
+    state = StateFolder.open(state_dir)
+    health = Health("discord")
+    return main(responder, settings, state, health, Heartbeat(state, health))
+
+
+def test_missing_token_is_a_clear_error(
+    knowledge_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAQBOT_DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")
+    assert cli_main(["run", "discord", "--knowledge", str(knowledge_dir)]) == 2
+    assert "FAQBOT_DISCORD_TOKEN (discord.token) is not set" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     ("env", "problem"),
     [
         ({"FAQBOT_DISCORD_MESSAGE_CONTENT": "maybe"}, "FAQBOT_DISCORD_MESSAGE_CONTENT"),
-        ({"FAQBOT_DISCORD_PASSIVE_OFF": "123,#general"}, "#general"),
         ({"FAQBOT_DISCORD_GUILD_ID": "my-guild"}, "FAQBOT_DISCORD_GUILD_ID"),
+        ({"FAQBOT_DISCORD_PASSIVE_OFF": "123"}, "FAQBOT_CHAT_PASSIVE_OFF"),
     ],
 )
-def test_bad_settings_name_the_variable(
-    responder: Responder, caplog: pytest.LogCaptureFixture, env: dict[str, str], problem: str
-) -> None:
-    assert main(responder, {"FAQBOT_DISCORD_TOKEN": TOKEN, **env}) == 2
-    assert problem in caplog.text
-    assert TOKEN not in caplog.text
+def test_bad_settings_name_the_variable(env: dict[str, str], problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem) as raised:
+        load_settings(environ={"FAQBOT_DISCORD_TOKEN": TOKEN, **env}).require_discord()
+    assert TOKEN not in str(raised.value)
 
 
 async def test_main_with_a_rejected_token_exits_non_zero(
-    fake: FakeDiscord, responder: Responder, caplog: pytest.LogCaptureFixture
+    fake: FakeDiscord, responder: Responder, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     env = {
         "FAQBOT_DISCORD_TOKEN": "not-the-token",
         "FAQBOT_DISCORD_API_BASE": fake.api_base,
         "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
     }
-    assert await asyncio.to_thread(main, responder, env) == 1
+    assert await asyncio.to_thread(run_main, responder, env, tmp_path / "state") == 1
     assert "rejected the token" in caplog.text
     assert "not-the-token" not in caplog.text
     assert fake.requests_to("GET", "/users/@me", status=401)
 
 
 async def test_main_explains_a_refused_message_content_intent(
-    fake: FakeDiscord, responder: Responder, caplog: pytest.LogCaptureFixture
+    fake: FakeDiscord, responder: Responder, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     fake.message_content_allowed = False
     env = {
@@ -473,7 +486,7 @@ async def test_main_explains_a_refused_message_content_intent(
         "FAQBOT_DISCORD_API_BASE": fake.api_base,
         "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
     }
-    assert await asyncio.wait_for(asyncio.to_thread(main, responder, env), 20) == 1
+    assert await asyncio.wait_for(asyncio.to_thread(run_main, responder, env, tmp_path / "state"), 20) == 1
     assert "FAQBOT_DISCORD_MESSAGE_CONTENT=0" in caplog.text
     assert TOKEN not in caplog.text
 

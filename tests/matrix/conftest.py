@@ -25,6 +25,7 @@ from nio import (
 
 from faqbot.platforms.matrix_bot import MatrixBot, MatrixConfig
 from faqbot.responder import Responder, ResponderSettings
+from faqbot.settings import load_settings
 from faqbot.sources.loader import load_knowledge
 from tests.matrix.synapse_server import RegisteredUser, SynapseServer
 
@@ -199,11 +200,17 @@ def bot_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path
 
 @pytest.fixture
 async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Callable[..., Awaitable[MatrixBot]]]:
-    """Start a `MatrixBot` from an environment in this test's event loop; stopped at teardown."""
+    """Start a `MatrixBot` from an environment in this test's event loop; stopped at teardown.
+    Chat settings in the environment (FAQBOT_CHAT_*) shape its responder, as in `faqbot run`."""
     bots: list[MatrixBot] = []
 
     async def run(env: dict[str, str], responder: Responder | None = None) -> MatrixBot:
-        bot = MatrixBot(MatrixConfig.from_env(env), responder or make_responder())
+        settings = load_settings(environ=env)
+        if responder is None:
+            responder = make_responder()
+            if any(name.startswith("FAQBOT_CHAT_") for name in env):
+                responder = Responder(responder.knowledge, settings.chat)
+        bot = MatrixBot(MatrixConfig.from_settings(settings), responder)
         await bot.start()
         bots.append(bot)
         return bot

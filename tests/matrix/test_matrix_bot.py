@@ -22,16 +22,15 @@ from nio import MatrixUser, RoomGetStateEventResponse
 
 from faqbot.platforms.matrix_bot import (
     AdapterState,
-    ConfigError,
     MatrixBot,
     MatrixBotError,
     MatrixConfig,
-    main,
     mentions_bot,
     question_text,
     said_to_someone_else,
 )
 from faqbot.responder import Responder
+from faqbot.settings import SettingsError, load_settings
 from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 
@@ -68,27 +67,26 @@ async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
 # -- pure translation: no server needed ----------------------------------------------
 
 
-def test_config_from_env_names_the_problem(tmp_path: Path) -> None:
+def test_config_from_settings_names_the_problem(tmp_path: Path) -> None:
     env = {"FAQBOT_MATRIX_HOMESERVER": "http://127.0.0.1:1", "FAQBOT_MATRIX_USER_ID": "@bot:example.org"}
-    with pytest.raises(ConfigError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
-        MatrixConfig.from_env(env)
-    with pytest.raises(ConfigError, match="FAQBOT_MATRIX_USER_ID"):
-        MatrixConfig.from_env({**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
-    config = MatrixConfig.from_env(
-        {
-            **env,
-            "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret",
-            "FAQBOT_STATE_DIR": str(tmp_path),
-            "FAQBOT_MATRIX_PASSIVE_OFF": "!a:example.org, !b:example.org",
-        }
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
+        MatrixConfig.from_settings(load_settings(environ=env))
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_USER_ID"):
+        load_settings(environ={**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_HOMESERVER: expected an http:// or https:// URL"):
+        load_settings(environ={**env, "FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"})
+    config = MatrixConfig.from_settings(
+        load_settings(environ={**env, "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret", "FAQBOT_STATE_DIR": str(tmp_path)})
     )
     assert "syt_secret" not in repr(config)
-    assert config.passive_off_rooms == ("!a:example.org", "!b:example.org")
+    assert config.state_dir == tmp_path
     # Default invite policy: users of the bot's own homeserver.
     assert config.inviter_allowed("@mod:example.org")
     assert not config.inviter_allowed("@stranger:evil.example")
-    listed = MatrixConfig.from_env(
-        {**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
+    listed = MatrixConfig.from_settings(
+        load_settings(
+            environ={**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
+        )
     )
     assert listed.inviter_allowed("@a:x.org") and listed.inviter_allowed("@anyone:y.org")
     assert not listed.inviter_allowed("@b:x.org") and not listed.inviter_allowed("@mod:example.org")
@@ -143,13 +141,6 @@ def test_answered_events_are_remembered_across_restarts_and_bounded(tmp_path: Pa
     reloaded = AdapterState(tmp_path / "state.json", limit=3)
     assert [reloaded.answered(e) for e in ("$1", "$2", "$3", "$4")] == [False, True, True, True]
     assert reloaded.direct_rooms == {"!dm:x"}
-
-
-def test_main_refuses_a_broken_environment(
-    make_responder: Callable[[], Responder], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(make_responder(), {"FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"}) == 2
-    assert "FAQBOT_MATRIX_HOMESERVER must start with http" in capsys.readouterr().err
 
 
 # -- against Synapse ------------------------------------------------------------------
@@ -319,7 +310,7 @@ async def test_direct_message_is_addressed_and_passive_off_room_is_quiet(
     member = await make_member(synapse)
     quiet_room = await member.create_room([])
     bot_user = synapse.register_user()
-    bot = await run_bot(bot_environment(synapse, bot_user, tmp_path / "state", FAQBOT_MATRIX_PASSIVE_OFF=quiet_room))
+    bot = await run_bot(bot_environment(synapse, bot_user, tmp_path / "state", FAQBOT_CHAT_PASSIVE_OFF=quiet_room))
 
     dm = await room_with_bot(member, bot, is_direct=True)
     hello = await member.send(dm, "hello there")  # no question: silent in a room, "sorry" in a DM
@@ -462,7 +453,7 @@ async def test_a_refused_token_is_a_clear_error_not_a_retry_loop(
     user = synapse.register_user()
     env = bot_environment(synapse, user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN="syt_not_a_real_token")
     del env["FAQBOT_MATRIX_PASSWORD"]
-    bot = MatrixBot(MatrixConfig.from_env(env), make_responder())
+    bot = MatrixBot(MatrixConfig.from_settings(load_settings(environ=env)), make_responder())
     with pytest.raises(MatrixBotError, match="M_UNKNOWN_TOKEN") as refused:
         await asyncio.wait_for(bot.start(), 15)
     assert "syt_not_a_real_token" not in str(refused.value)

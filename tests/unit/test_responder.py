@@ -239,3 +239,14 @@ def test_chat_that_cannot_get_a_passive_answer_reaches_no_model(small_knowledge:
     assert source.questions == []
     say(responder, "do you block threads?")
     assert source.questions == ["do you block threads?"]
+
+
+def test_passive_off_from_the_settings_covers_threads_of_that_channel(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge, ResponderSettings(passive_off=frozenset({"quiet"})))
+    in_thread = IncomingMessage("do you block threads?", "thread-1", "@m", parent_id="quiet")
+    assert responder.respond(in_thread) is None
+    assert not responder.respond(IncomingMessage("!faq help", "thread-1", "@m", parent_id="quiet")).passive_enabled
+    assert say(responder, "do you block threads?", room="quiet") is None
+    assert say(responder, "do you block threads?", room="elsewhere") is not None
+    responder.set_passive("quiet", True)  # a moderator's choice wins over the settings
+    assert say(responder, "do you block bluesky?", room="quiet") is not None

@@ -1,0 +1,121 @@
+"""The log: one format for every command, secrets and members' words kept out of it.
+
+The bot's log ends up in journald, `docker logs` and bug reports, so nothing secret
+may reach it at any level: tokens and passwords the bot was configured with, the
+short-lived reply tokens in Discord interaction URLs, and, even at DEBUG, what
+members wrote (discord.py logs whole gateway payloads there). Redaction happens
+on the formatted line, so it covers messages, arguments and tracebacks alike.
+Libraries' routine noise (voice support warnings, matrix-nio's schema complaints
+about other servers' events) stays out at INFO.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "<redacted>"
+
+# Keys whose values are member text or credentials, wherever they appear in a payload.
+_PRIVATE_KEYS = frozenset({"content", "token", "access_token", "password", "body", "formatted_body", "title"})
+# Interaction and webhook URLs carry a reply credential as a path segment.
+_URL_TOKEN = re.compile(r"(/(?:interactions|webhooks)/\d+/)([A-Za-z0-9_.\-]{20,})")
+_BEARER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bot|bearer)\s+)[^\s'\",}]+")
+_QUIET_LIBRARY_LOGGERS = {
+    "nio": logging.ERROR,  # schema-validation warnings about other servers' events, 429 sleeps we log ourselves
+    "nio.responses": logging.ERROR,
+    "nio.events.misc": logging.CRITICAL,
+    "discord.client": logging.ERROR,  # "PyNaCl is not installed, voice will NOT be supported"
+    "discord.gateway": logging.INFO,
+    "discord.http": logging.INFO,
+    "aiohttp.access": logging.WARNING,
+    "asyncio": logging.WARNING,
+}
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    if depth > 20:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if isinstance(k, str) and k in _PRIVATE_KEYS and v else _redact_value(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v, depth + 1) for v in value)
+    return value
+
+
+class Redactor(logging.Filter):
+    """Rewrites records so that payloads lose their private fields and lines lose secrets."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Values to blank wherever they appear (tokens, passwords); short ones are skipped."""
+        for secret in secrets:
+            if secret and len(secret) >= 6 and secret not in self._secrets:
+                self._secrets.append(secret)
+        self._secrets.sort(key=len, reverse=True)
+
+    def scrub(self, line: str) -> str:
+        for secret in self._secrets:
+            line = line.replace(secret, REDACTED)
+        line = _URL_TOKEN.sub(lambda m: m.group(1) + REDACTED, line)
+        return _BEARER.sub(lambda m: m.group(1) + REDACTED, line)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, Mapping):
+            record.args = _redact_value(record.args)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(a) for a in record.args)
+        return True
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def __init__(self, redactor: Redactor, json_lines: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._redactor = redactor
+        self._json = json_lines
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._json:
+            return self._redactor.scrub(super().format(record))
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return self._redactor.scrub(json.dumps(entry, ensure_ascii=False))
+
+
+REDACTOR = Redactor()
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = False, secrets: Iterable[str] = ()) -> Redactor:
+    """Send every log record to stderr, in text or JSON lines, redacted. Called once by the CLI."""
+    REDACTOR.add_secrets(secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(REDACTOR)
+    handler.setFormatter(_ScrubbingFormatter(REDACTOR, json_lines))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    if logging.getLevelName(level) > logging.DEBUG:
+        for name, quiet in _QUIET_LIBRARY_LOGGERS.items():
+            logging.getLogger(name).setLevel(quiet)
+    logging.captureWarnings(True)
+    return REDACTOR
