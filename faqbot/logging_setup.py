@@ -114,8 +114,8 @@ def configure_logging(level: str = "INFO", json_lines: bool = False, secrets: It
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    if logging.getLevelName(level) > logging.DEBUG:
-        for name, quiet in _QUIET_LIBRARY_LOGGERS.items():
-            logging.getLogger(name).setLevel(quiet)
+    debugging = logging.getLevelName(level) <= logging.DEBUG
+    for name, quiet in _QUIET_LIBRARY_LOGGERS.items():  # at DEBUG, everything (redacted) is wanted
+        logging.getLogger(name).setLevel(logging.NOTSET if debugging else quiet)
     logging.captureWarnings(True)
     return REDACTOR

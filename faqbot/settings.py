@@ -231,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("knowledge.reload_seconds", number(0, 86_400), 2.0, "how often to look for edited knowledge files (0: never)",
        variable="FAQBOT_RELOAD_SECONDS"),
     _s("matching.matcher", choice("lexical", "vectors", "encoder"), "lexical",
-       "lexical, vectors (static word vectors) or encoder (the sentence encoder)"),
+       "lexical, vectors (static word vectors) or encoder (the sentence encoder)", variable="FAQBOT_MATCHER"),
     _s("chat.command_prefix", text, "!faq", "the command members type"),
     _s("chat.passive", boolean, True, "answer plain questions in chat, not only asks"),
     _s("chat.passive_off", items, (), "channel or room ids where plain questions get no answer (threads too)"),
@@ -548,3 +548,48 @@ def describe(settings: Settings) -> str:
         shown = f'"{MASK}"' if setting.secret and value else _toml_value(value)
         lines.append(f"{name} = {shown}  # {settings.origins.get(setting.key, 'default')}")
     return "\n".join(lines)
+
+
+def _shown_default(setting: Setting) -> str:
+    if setting.shown_default is not None:
+        return setting.shown_default
+    if setting.default in (None, (), ""):
+        return "unset"
+    return _toml_value(setting.default)
+
+
+def settings_table() -> str:
+    """The README's table of every setting (checked against the README by the tests)."""
+    rows = ["| key | variable | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        meaning = setting.doc.replace("|", "\\|") + (" (secret: never shown or logged)" if setting.secret else "")
+        rows.append(f"| `{setting.key}` | `{setting.variable}` | {_shown_default(setting)} | {meaning} |")
+    return "\n".join(rows)
+
+
+def example_config() -> str:
+    """`examples/faqbot.toml`: every key, commented out at its default (checked by the tests)."""
+    lines = [
+        "# faqbot configuration: every key with its default. Uncomment what you change.",
+        "# Use it with `faqbot --config faqbot.toml ...` or FAQBOT_CONFIG=faqbot.toml; FAQBOT_* variables",
+        "# override the file. Prefer variables for secrets (tokens, passwords).",
+    ]
+    section = None
+    for setting in SETTINGS:
+        group, name = setting.key.split(".", 1)
+        if group != section:
+            lines += ["", f"[{group}]"]
+            section = group
+        lines.append(f"# {setting.doc} ({setting.variable}; default: {_shown_default(setting)})")
+        value = '"..."' if setting.secret else _toml_value(setting.default)
+        lines.append(f"# {name} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m faqbot.settings: regenerate the docs
+    import sys
+
+    if sys.argv[1:] == ["--example"]:
+        print(example_config(), end="")
+    else:
+        print(settings_table())
