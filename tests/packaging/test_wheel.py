@@ -55,8 +55,9 @@ def faqbot(bin_dir: Path, *args: str, stdin: str | None = None) -> subprocess.Co
 
 
 def test_the_installed_wheel_answers_the_bundled_questions(installed: Path) -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert faqbot(installed, "--version").stdout.strip() == f"faqbot {version}"
+    from faqbot import __version__
+
+    assert faqbot(installed, "--version").stdout.strip() == f"faqbot {__version__}"
     asked = faqbot(installed, "ask", "do you block threads")
     assert asked.returncode == 0, asked.stderr
     assert "https://docs.vmst.io/about/threads" in asked.stdout and asked.stderr == ""

@@ -166,3 +166,29 @@ def test_run_rejects_a_bad_cooldown_before_connecting(
     assert main(["run", "matrix", "--knowledge", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "faqbot: error: FAQBOT_COOLDOWN_SECONDS: expected a number of at least 0" in err and value in err
+
+
+@pytest.mark.parametrize("command", [["console"], ["ask", "hello?"], ["list"], ["run", "discord"]])
+def test_a_mistyped_knowledge_path_stops_the_command(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAQBOT_DISCORD_TOKEN", "x" * 40)
+    monkeypatch.setenv("FAQBOT_STATE_DIR", str(tmp_path / "state"))
+    missing = tmp_path / "knowlege"
+    assert main([*command, "--knowledge", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"faqbot: error: knowledge not found: {missing}" in err
+
+
+def test_knowledge_without_entries_stops_the_console(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = write_tree(tmp_path / "empty", {"notes.txt": "not knowledge"})
+    assert main(["console", "--knowledge", str(empty)]) == 2
+    assert "faqbot: error: no knowledge entries in" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from faqbot import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"faqbot {__version__}"
