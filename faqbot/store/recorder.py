@@ -128,11 +128,11 @@ class BackgroundRecorder:
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (waiting at most `timeout` seconds), then stop and close the
         store. Writes still waiting after that (the store is down) are logged as lost."""
-        drained = self.flush(timeout) if self._thread is not None else not self._pending
+        if self._thread is not None:
+            self.flush(timeout)
         with self._condition:
             self._stopping = True
-            if not drained:
-                self._give_up.set()
+            self._give_up.set()  # whatever is still waiting now waits in vain
             self._condition.notify_all()
         if self._thread is not None:
             self._thread.join(timeout + self._max_retry)
@@ -224,12 +224,13 @@ class BackgroundRecorder:
     # -- the writer thread ----------------------------------------------------------------
 
     def _run(self) -> None:
+        self._open()  # at once, not at the first write: reads need the store, and a store that is down is news
         next_retention = time.monotonic() + self._retention_every  # opening applies retention too
         while True:
             with self._condition:
                 while not self._pending and not self._stopping and time.monotonic() < next_retention:
                     self._condition.wait(max(0.0, next_retention - time.monotonic()))
-                if self._stopping and (not self._pending or self._give_up.is_set()):
+                if self._stopping:
                     return
                 write = self._pending.popleft() if self._pending else None
                 self._in_flight = 1 if write else 0
