@@ -55,9 +55,9 @@ class GroupIndex(Protocol):
     summarised by its *centroid*: the mean of its wordings, weighted by how often each
     was asked."""
 
-    def closest(self, position: int) -> tuple[int, float] | None:
-        """The group whose centroid wording `position` is most like, and how alike
-        (cosine, 0..1); the earlier group on a tie; None when no group is alike at all."""
+    def closest(self, position: int, at_least: float) -> tuple[int, float] | None:
+        """The group whose centroid wording `position` is most like (cosine) if that is
+        at least `at_least`, and how alike; the earlier group on a tie; else None."""
         ...
 
     def start(self, position: int, weight: float) -> None:
@@ -105,16 +105,29 @@ class _LexicalGroups:
         self._squared_norms: list[float] = []
         self._groups_with: dict[str, set[int]] = defaultdict(set)
 
-    def closest(self, position: int) -> tuple[int, float] | None:
+    def closest(self, position: int, at_least: float) -> tuple[int, float] | None:
         vector = self._vectors[position]
-        candidates = set().union(*(self._groups_with.get(t, ()) for t in vector)) if vector else set()
         best: tuple[int, float] | None = None
-        for group in sorted(candidates):
+        for group in sorted(self._candidates(vector, at_least)):
             centroid = self._centroids[group]
             score = sum(w * centroid.get(t, 0.0) for t, w in vector.items()) / math.sqrt(self._squared_norms[group])
-            if best is None or score > best[1]:
+            if score >= at_least and (best is None or score > best[1]):
                 best = (group, score)
         return best
+
+    def _candidates(self, vector: dict[str, float], at_least: float) -> set[int]:
+        """Groups that could reach `at_least`: a group sharing only terms whose weights'
+        norm is below the bar cannot (its cosine is at most that norm), so only groups
+        with one of the heaviest terms are scored. Exact, and common words like "how",
+        in thousands of groups, stop costing a comparison with each."""
+        remaining = sum(w * w for w in vector.values())
+        candidates: set[int] = set()
+        for term, weight in sorted(vector.items(), key=lambda item: (-item[1], item[0])):
+            if math.sqrt(max(0.0, remaining)) < at_least - 1e-9:
+                break
+            candidates.update(self._groups_with.get(term, ()))
+            remaining -= weight * weight
+        return candidates
 
     def start(self, position: int, weight: float) -> None:
         self._centroids.append({})
@@ -152,18 +165,16 @@ class _SemanticGroups:
         self._lexical = _LexicalGroups(texts)
         self._vectors = [source.embed(text) for text in texts]
         self._sums = np.zeros((max(1, len(texts)), source.dims), dtype=np.float64)
+        self._norms = np.ones(max(1, len(texts)), dtype=np.float64)
         self._count = 0
 
-    def closest(self, position: int) -> tuple[int, float] | None:
+    def closest(self, position: int, at_least: float) -> tuple[int, float] | None:
         vector = self._vectors[position]
         if vector is None or self._count == 0:
-            return self._lexical.closest(position)
-        sums = self._sums[: self._count]
-        norms = self._np.linalg.norm(sums, axis=1)
-        norms[norms == 0] = 1.0
-        scores = (sums @ vector) / norms
+            return self._lexical.closest(position, at_least)
+        scores = (self._sums[: self._count] @ vector) / self._norms[: self._count]
         group = int(self._np.argmax(scores))  # the first of equals: the earlier group
-        return group, float(scores[group])
+        return (group, float(scores[group])) if scores[group] >= at_least else None
 
     def start(self, position: int, weight: float) -> None:
         self._count += 1
@@ -178,6 +189,7 @@ class _SemanticGroups:
         vector = self._vectors[position]
         if vector is not None:
             self._sums[group] += weight * vector
+            self._norms[group] = float(self._np.linalg.norm(self._sums[group])) or 1.0
 
 
 # -- groups ---------------------------------------------------------------------------
@@ -255,7 +267,8 @@ def _wordings(records: Sequence[GapRecord]) -> list[_Wording]:
         wording.reasons[record.reason] += 1
         if record.reason in (GapReason.RATED_DOWN, GapReason.REMOVED) and record.entry_id:
             wording.answered[record.entry_id] += 1
-    return sorted(by_key.values(), key=lambda w: (-w.count, -w.newest, w.key))
+    # Records were read newest first, and the sort is stable: equal counts stay newest first.
+    return sorted(by_key.values(), key=lambda w: -w.count)
 
 
 def _nearest(index: MatchIndex | None, text: str) -> NearestEntry | None:
@@ -288,8 +301,8 @@ def group_gaps(
     index_of_groups = similarity.groups([w.text for w in wordings])
     members: list[list[_Wording]] = []
     for position, wording in enumerate(wordings):
-        found = index_of_groups.closest(position)
-        if found is not None and found[1] >= similarity.same_thing:
+        found = index_of_groups.closest(position, similarity.same_thing)
+        if found is not None:
             members[found[0]].append(wording)
             index_of_groups.join(found[0], position, wording.count)
         else:
@@ -297,7 +310,8 @@ def group_gaps(
             members.append([wording])
     alternate_bar = index.thresholds.suggest if index is not None else 1.0
     groups = []
-    for order, group in enumerate(members):
+    groups: list[GapGroup] = []
+    for group in members:
         reasons: Counter[GapReason] = Counter()
         answered: Counter[str] = Counter()
         for wording in group:
@@ -309,20 +323,17 @@ def group_gaps(
         answered_entry = _most_common(answered)[0][0] if answered and 2 * rejected >= count else None
         nearest = _nearest(index, group[0].text)
         groups.append(
-            (
-                order,
-                GapGroup(
-                    count=count,
-                    examples=tuple(w.text for w in group[:examples]),
-                    nearest=nearest,
-                    reasons=tuple(_most_common(reasons)),
-                    answered_entry=answered_entry,
-                    advice=advise(nearest, answered_entry, alternate_bar),
-                ),
+            GapGroup(
+                count=count,
+                examples=tuple(w.text for w in group[:examples]),
+                nearest=nearest,
+                reasons=tuple(_most_common(reasons)),
+                answered_entry=answered_entry,
+                advice=advise(nearest, answered_entry, alternate_bar),
             )
         )
-    groups.sort(key=lambda item: (-item[1].count, item[0]))
-    return [group for _, group in groups]
+    groups.sort(key=lambda group: -group.count)  # stable: equal counts keep the order they formed in
+    return groups
 
 
 # -- the report -----------------------------------------------------------------------

@@ -107,6 +107,11 @@ class BackgroundRecorder:
         return store
 
     @property
+    def running(self) -> bool:
+        """Whether the writer thread is alive (False once `close` has returned)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def pending(self) -> int:
         """Writes queued or being written."""
         with self._condition:

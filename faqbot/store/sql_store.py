@@ -38,7 +38,7 @@ from faqbot.store.records import (
 from faqbot.store.schema import CURRENT_VERSION, MIGRATIONS, Dialect, Run
 
 SECONDS_PER_DAY = 86_400.0
-MAX_GAP_RECORDS = 20_000  # `faqbot gaps` reads at most the newest this many: bounded time and memory
+MAX_GAP_RECORDS = 5_000  # `faqbot gaps` reads the newest this many: seconds, not minutes (bench/gaps.py)
 
 _RATING_TOTALS = """
     SELECT interaction_id,

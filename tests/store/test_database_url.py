@@ -83,3 +83,12 @@ def test_other_url_schemes_are_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="FAQBOT_DATABASE_URL must be a postgresql:// URL") as raised:
         StoreSettings.from_env({"FAQBOT_DATABASE_URL": f"mysql://bot:{PASSWORD}@db/faqbot"})
     assert PASSWORD not in str(raised.value)
+
+
+def test_a_password_the_driver_echoes_back_is_hidden(tmp_path: Path) -> None:
+    """A password with an unencoded "%" makes libpq quote it in its error message."""
+    password = "se%zzcret"
+    with pytest.raises(StoreError) as raised:
+        open_store(f"postgresql://bot:{password}@127.0.0.1:{free_port()}/faqbot", state_dir=tmp_path)
+    assert "percent" in str(raised.value) or "invalid" in str(raised.value)
+    assert password not in str(raised.value) and "zzcret" not in str(raised.value)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import random
 from collections.abc import Callable
 
@@ -16,32 +18,26 @@ from faqbot.store.sql_store import SqlStore
 from tests.store.conftest import START
 
 
-def record(store: SqlStore, text: str, outcome: RecordOutcome, **fields: object) -> None:
-    """Record one question, a minute after the one before."""
-    fields.setdefault("at", START + 60 * len(store.gap_records()) + 60 * len(store.entry_counts()))
-    store.record_interaction(
-        Interaction(
-            platform="discord",
-            conversation_id="general",
-            question=text,
-            outcome=outcome,
-            passive=outcome is RecordOutcome.SILENT,
-            **fields,  # type: ignore[arg-type]
-        )
-    )
-
-
 def fill(store: SqlStore) -> None:
-    """A few weeks of a community's gaps."""
+    """A few weeks of a community's gaps, one question a minute."""
+    minutes = itertools.count()
+
+    def record(text: str, outcome: RecordOutcome, **fields: object) -> None:
+        passive = outcome is RecordOutcome.SILENT
+        at = START + 60 * next(minutes)
+        store.record_interaction(
+            Interaction("discord", "general", text, outcome, passive, at=at, **fields)  # type: ignore[arg-type]
+        )
+
     for text in ("how do I change my password?", "How to change password", "changing my password"):
-        record(store, text, RecordOutcome.SILENT, entry_id="password", score=0.4)
-    record(store, "password change??", RecordOutcome.SUGGESTED, entry_id="password", score=0.35)
+        record(text, RecordOutcome.SILENT, entry_id="password", score=0.4)
+    record("password change??", RecordOutcome.SUGGESTED, entry_id="password", score=0.35)
     for text in ("is there an android app", "Is there an Android app?", "android app for this server"):
-        record(store, text, RecordOutcome.UNANSWERED)
-    record(store, "who pays for this server", RecordOutcome.ANSWERED, entry_id="funding", reply_id="r-1")
+        record(text, RecordOutcome.UNANSWERED)
+    record("who pays for this server", RecordOutcome.ANSWERED, entry_id="funding", reply_id="r-1")
     store.rate("discord", "r-1", "u-1", helpful=False)
-    record(store, "what is the character limit for posts", RecordOutcome.UNANSWERED)
-    record(store, "do you block bluesky", RecordOutcome.ANSWERED, entry_id="bluesky", reply_id="r-ok")
+    record("what is the character limit for posts", RecordOutcome.UNANSWERED)
+    record("do you block bluesky", RecordOutcome.ANSWERED, entry_id="bluesky", reply_id="r-ok")
 
 
 def test_gaps_are_grouped_most_asked_first_with_nearest_entry_and_advice(
@@ -145,6 +141,17 @@ def test_questions_sharing_only_a_common_word_stay_apart() -> None:
     ]
 
 
+def test_a_group_grows_by_what_its_later_wordings_add() -> None:
+    """ "app for phones" shares only "app" with the first wording, too little alone; but the
+    group also holds "android app for phones", so its centroid is close enough."""
+    records = [gap(n, "is there an android app") for n in range(3)]
+    records += [gap(n, "android app for phones") for n in range(3, 5)]
+    records.append(gap(5, "app for phones"))
+    [group] = group_gaps(records)
+    assert group.count == 6
+    assert group.examples == ("is there an android app", "android app for phones", "app for phones")
+
+
 def test_with_the_encoder_paraphrases_without_shared_words_group() -> None:
     encoder = pytest.importorskip("faqbot.matching.encoder", reason="needs faqbot[encoder]").load_bundled()
     records = [gap(1, "is there an android app"), gap(2, "which app works on my phone")]
@@ -173,3 +180,54 @@ def test_a_rejected_answer_is_the_advice_only_when_most_of_the_group_rejected_it
     rejected = [gap(n, "who pays for this server", GapReason.REMOVED, "funding") for n in range(2)]
     [group] = group_gaps([*rejected, gap(5, "who pays for this server")], index=index)
     assert group.advice.startswith("check the answer of entry 'funding'")
+
+
+def test_a_group_is_compared_by_its_centroid_not_only_its_first_wording() -> None:
+    """A wording that shares words only with a later member still finds the group,
+    in proportion to how often that member was asked."""
+    texts = ["reset my password", "password reset link email", "email link never arrived"]
+    groups = LexicalSimilarity().groups(texts)
+    groups.start(0, weight=3)
+    assert groups.closest(2, at_least=0.01) is None  # nothing in common with the first wording
+    groups.join(0, 1, weight=2)
+    found = groups.closest(2, at_least=0.01)
+    assert found is not None and found[0] == 0 and 0 < found[1] < 1
+
+
+def test_a_wording_asked_more_often_pulls_its_group_harder() -> None:
+    texts = ["is there an android app", "android app for phones", "app for phones"]
+    scores = []
+    for weight in (1, 5):
+        groups = LexicalSimilarity().groups(texts)
+        groups.start(0, weight=1)
+        groups.join(0, 1, weight=weight)
+        found = groups.closest(2, at_least=0.01)
+        assert found is not None
+        scores.append(found[1])
+    assert scores[1] > scores[0]
+
+
+def test_skipping_groups_that_cannot_reach_the_bar_never_misses_one() -> None:
+    """The lexical index scores only groups sharing one of a wording's heaviest words;
+    against scoring every group, it finds the same closest group at every bar."""
+    vocabulary = "password reset email app android iphone server down pays donate block threads bluesky how what is"
+    words = vocabulary.split()
+    generator = random.Random(7)
+    texts = [" ".join(generator.sample(words, generator.randint(2, 5))) for _ in range(300)]
+    for bar in (0.2, 0.4, 0.55, 0.7):
+        groups = LexicalSimilarity().groups(texts)
+        for position in range(0, 300, 2):
+            groups.start(position, weight=1 + position % 3)
+        lexical = groups._centroids, groups._squared_norms, groups._vectors  # type: ignore[attr-defined]
+        centroids, squared_norms, vectors = lexical
+        for position in range(1, 300, 2):
+            scores = [
+                sum(w * centroid.get(t, 0.0) for t, w in vectors[position].items()) / math.sqrt(norm)
+                for centroid, norm in zip(centroids, squared_norms, strict=True)
+            ]
+            best = max(range(len(scores)), key=lambda g: (scores[g], -g))
+            expected = (best, scores[best]) if scores[best] >= bar else None
+            found = groups.closest(position, at_least=bar)
+            assert (found is None) == (expected is None), (bar, texts[position])
+            if found is not None and expected is not None:
+                assert found[0] == expected[0] and found[1] == pytest.approx(expected[1])

@@ -178,6 +178,7 @@ def test_closing_while_the_store_is_down_gives_up_in_time_and_reports_the_loss(
     with caplog.at_level(logging.ERROR, logger="faqbot.store"):
         recorder.close(timeout=0.3)
     assert time.monotonic() - started < 5
+    assert not recorder.running  # the writer stopped retrying: nothing left behind
     assert recorder.lost == 2
     assert any("2 records were not saved" in r.getMessage() for r in caplog.records)
     assert not recorder.record(question("after close"))
@@ -196,6 +197,21 @@ def test_the_writer_applies_retention_while_it_runs(
         assert time.monotonic() < deadline, "retention never ran"
         time.sleep(0.02)
     assert recorder.store.find_reply("matrix", "r-recent") is not None
+
+
+def test_the_store_opens_at_start_for_reads_before_any_write(
+    store_path: Path, make_recorder: Callable[..., BackgroundRecorder]
+) -> None:
+    recorder = make_recorder(sqlite_opener(store_path))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert recorder.store.learned_phrasings() == []
+            break
+        except StoreUnavailable:
+            assert time.monotonic() < deadline, "the store was never opened"
+            time.sleep(0.02)
+    assert recorder.pending == 0
 
 
 def test_reads_and_writes_before_the_store_opens(
