@@ -15,33 +15,22 @@ from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
 from faqbot.store import open_store
 from faqbot.store.sql_store import SqlStore
-from tests.store.postgres_server import PostgresServer, postgres_bin_dir
+from tests.store.postgres_server import PostgresServer, running_postgres
+from tests.unit.conftest import SMALL_FAQ
 
 DAY = 86_400.0
 START = 1_750_000_000.0  # a fixed "now" for the fake clock (June 2025)
 
-FAQ = """\
-- id: threads
-  question: Do you block Threads?
-  alternates: [are we federated with threads, can I follow people on threads]
-  answer: No. vmst.io federates with Threads; you can block it yourself.
-  link: /about/threads
-- id: bluesky
-  question: Do you block Bluesky?
-  alternates: [can I follow bluesky people]
-  answer: Yes, the known Bluesky bridge is blocked.
-  link: /about/bridges#bluesky
-- id: funding
-  question: Who pays for this server?
-  alternates: [how is vmst.io funded, can I donate]
-  answer: Members do, through Ko-Fi, Patreon and Stripe.
-  link: /funding
+FAQ = (
+    SMALL_FAQ
+    + """\
 - id: password
   question: How do I reset my password?
   alternates: [I forgot my password]
   answer: Use "Forgot your password?" on the login page.
   link: /accounts/password
 """
+)
 
 
 def raw_rows(store_target: str, table: str) -> list[tuple[object, ...]]:
@@ -74,15 +63,8 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session; each test takes a database of its own."""
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries on this machine (looked in /usr/lib/postgresql/*/bin and PATH)")
-    server = PostgresServer(bin_dir)
-    server.start()
-    try:
+    with running_postgres() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

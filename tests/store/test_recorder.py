@@ -21,7 +21,7 @@ from faqbot.store import BackgroundRecorder, Identity, Interaction, RecordOutcom
 from faqbot.store.sql_store import SqlStore
 from faqbot.store.sqlite_store import SQLiteStore
 from tests.store.conftest import DAY, FakeClock, raw_rows
-from tests.store.postgres_server import PostgresServer, postgres_bin_dir
+from tests.store.postgres_server import PostgresServer, running_postgres
 
 QUESTIONS = ["do you block threads?", "who pays for this server?", "how do I reset my password?"]
 
@@ -249,15 +249,8 @@ def test_a_store_that_can_never_open_is_reported_and_the_bot_goes_on(
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own, to stop and start again."""
-    bin_dir = postgres_bin_dir()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries on this machine (looked in /usr/lib/postgresql/*/bin and PATH)")
-    server = PostgresServer(bin_dir)
-    server.start()
-    try:
+    with running_postgres() as server:
         yield server
-    finally:
-        server.remove()
 
 
 def test_postgresql_going_down_and_back_loses_nothing(
