@@ -139,6 +139,7 @@ def test_questions_sharing_only_a_common_word_stay_apart() -> None:
         (3, ("who pays for this server?",)),
         (2, ("server down again?",)),  # "is", "the" and "again" are stop words: the same wording
     ]
+    assert all(g.nearest is None and g.advice == "" for g in groups)  # no knowledge given: no advice
 
 
 def test_a_group_grows_by_what_its_later_wordings_add() -> None:
