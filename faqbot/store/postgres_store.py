@@ -89,7 +89,9 @@ class PostgresStore(SqlStore):
             return None
         if not isinstance(error, psycopg.Error):
             return None
-        message = self.url.scrub(f"PostgreSQL store {self.url.display}: {error}".strip())
+        # The primary message only: a DETAIL line can quote the row (a member's question).
+        primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error).split("\n", 1)[0]
+        message = self.url.scrub(f"PostgreSQL store {self.url.display}: {primary}")
         # Connection lost, server shutting down, disk full, too many connections, timeouts,
         # deadlocks: OperationalError. Closed connection: InterfaceError. Both may pass.
         if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):

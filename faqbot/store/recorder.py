@@ -76,7 +76,7 @@ class BackgroundRecorder:
         self._condition = threading.Condition()
         self._in_flight = 0
         self._stopping = False
-        self._give_up = threading.Event()  # set by close() when waiting longer would not help
+        self._give_up = threading.Event()  # set by close(): stop retrying, whatever still waits
         self._store: Store | None = None
         self._unusable: str | None = None  # why the store can never be opened, once known
         self._thread: threading.Thread | None = None

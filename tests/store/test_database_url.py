@@ -92,3 +92,24 @@ def test_a_password_the_driver_echoes_back_is_hidden(tmp_path: Path) -> None:
         open_store(f"postgresql://bot:{password}@127.0.0.1:{free_port()}/faqbot", state_dir=tmp_path)
     assert "percent" in str(raised.value) or "invalid" in str(raised.value)
     assert password not in str(raised.value) and "zzcret" not in str(raised.value)
+
+
+def test_a_driver_error_quoting_a_row_keeps_the_row_out_of_the_store_error(
+    postgres: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL's DETAIL line can quote the values of a row (a member's question);
+    the store's errors, which the writer logs, carry the primary message only."""
+    url = postgres.new_database()
+    store = open_store(url, state_dir=tmp_path)
+    try:
+        store.learn_phrasing("can I pay with paypal", "funding")
+        with pytest.raises(StoreError) as raised, store._transaction(write=True) as run:
+            # What a bug writing the same wording twice would hit, through the store's own error path.
+            run(
+                "INSERT INTO faqbot_learned (at, text, entry_id, phrasing_key) VALUES (0, 'x', 'y', ?)",
+                ("can i pay with paypal",),
+            )
+        assert "faqbot_learned_key" in str(raised.value)
+        assert "paypal" not in str(raised.value)
+    finally:
+        store.close()
