@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,24 @@ def test_repr_shows_where_the_secret_is_not_what_it_is(tmp_path: Path) -> None:
     identity = Identity(tmp_path)
     identity.key("discord", "1")
     assert (tmp_path / SECRET_FILE).read_text().strip() not in repr(identity)
+
+
+def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    for attempt in range(5):
+        folder = tmp_path / str(attempt)
+        start = threading.Barrier(12)
+        keys: list[str] = []
+
+        def first_key(folder: Path = folder, start: threading.Barrier = start, keys: list[str] = keys) -> None:
+            identity = Identity(folder)
+            start.wait()
+            keys.append(identity.key("discord", "1234"))
+
+        threads = [threading.Thread(target=first_key) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(keys) == 12 and len(set(keys)) == 1
+        assert Identity(folder).key("discord", "1234") == keys[0]
+        assert [p.name for p in folder.iterdir()] == [SECRET_FILE]  # no temporary file left behind

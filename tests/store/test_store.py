@@ -196,6 +196,10 @@ def test_a_shorter_retention_period_is_honoured(make_store: Callable[..., SqlSto
     store = make_store(retention_days=7)
     store.record_interaction(asked("a week and a day ago", RecordOutcome.UNANSWERED, at=clock.now - 8 * DAY))
     store.record_interaction(asked("yesterday", RecordOutcome.UNANSWERED, at=clock.now - DAY))
+    # Reports never show what is past the retention period, even before it is deleted.
+    assert [r.question for r in store.gap_records(since_days=30)] == ["yesterday"]
+    assert [r.question for r in store.gap_records()] == ["yesterday"]
+    assert store.outcome_counts(since_days=30).total == 1
     store.apply_retention()
     assert [r.question for r in store.gap_records(since_days=30)] == ["yesterday"]
     with pytest.raises(ValueError, match="retention_days"):
