@@ -27,6 +27,8 @@ from typing import Any
 
 from faqbot.flood_control import Rate
 from faqbot.responder import ResponderSettings
+from faqbot.store.database_url import DatabaseUrl
+from faqbot.store.settings import StoreSettings
 
 CONFIG_VARIABLE = "FAQBOT_CONFIG"
 
@@ -198,6 +200,16 @@ def matrix_inviters(value: Any) -> tuple[str, ...]:
     return found
 
 
+def database_url(value: Any) -> DatabaseUrl | None:
+    found = text(value)
+    if not found:
+        return None
+    if not DatabaseUrl.is_database_url(found):
+        scheme = found.split("://", 1)[0] if "://" in found else "no scheme"
+        raise ValueError(f"expected a postgresql:// URL (got {scheme})")
+    return DatabaseUrl(found)
+
+
 def log_level(value: Any) -> str:
     return choice("debug", "info", "warning", "error")(value).upper()
 
@@ -245,6 +257,14 @@ SETTINGS: tuple[Setting, ...] = (
     _s("chat.room_asks_per_minute", integer(1, 100_000), 20, "explicit asks a room may make per minute"),
     _s("state.dir", path, Path("faqbot-state"), "sync position, device, keys, caches (keep it between runs)",
        variable="FAQBOT_STATE_DIR"),
+    _s("store.database_url", database_url, None,
+       "a postgresql:// URL shared by several bot processes (default: SQLite in the state folder)",
+       variable="FAQBOT_DATABASE_URL", secret=True),
+    _s("store.retention_days", number(0.01, 36_500), 90.0, "how long records of questions and answers are kept",
+       variable="FAQBOT_RETENTION_DAYS"),
+    _s("store.user_ids", boolean, False,
+       "keep members' user ids themselves instead of keyed hashes (see What faqbot stores)",
+       variable="FAQBOT_STORE_USER_IDS"),
     _s("log.level", log_level, "INFO", "debug, info, warning or error"),
     _s("log.format", choice("text", "json"), "text", "text, or json (one object per line)"),
     _s("connect.timeout_seconds", number(1, 86_400), 300.0,
@@ -334,6 +354,7 @@ class Settings:
     heartbeat_seconds: float
     discord: DiscordSettings
     matrix: MatrixSettings
+    store: StoreSettings
     values: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
     origins: Mapping[str, str] = field(repr=False, compare=False, default_factory=dict)
 
@@ -511,6 +532,12 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
             allowed_inviters=inviters,
             device_name=values["matrix.device_name"] or "faqbot",
         ),
+        store=StoreSettings(
+            state_dir=values["state.dir"],
+            database_url=values["store.database_url"],
+            store_user_ids=values["store.user_ids"],
+            retention_days=values["store.retention_days"],
+        ),
         values=dict(values),
         origins=dict(origins),
     )
@@ -581,7 +608,7 @@ def example_config() -> str:
             lines += ["", f"[{group}]"]
             section = group
         lines.append(f"# {setting.doc} ({setting.variable}; default: {_shown_default(setting)})")
-        value = '"..."' if setting.secret else _toml_value(setting.default)
+        value = _toml_value(setting.default)  # secrets too: unset, and best given as variables
         lines.append(f"# {name} = {value}")
     return "\n".join(lines) + "\n"
 

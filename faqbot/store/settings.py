@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +22,6 @@ from faqbot.store.sqlite_store import SQLiteStore
 
 STORE_FILE = "faqbot.sqlite3"
 DEFAULT_STATE_DIR = Path("faqbot-state")  # the Matrix adapter's default too
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 
 
 def open_store(
@@ -68,40 +66,14 @@ def open_store(
 
 @dataclass(frozen=True)
 class StoreSettings:
-    """The store's settings, as an operator gives them in the environment:
-
-    - `FAQBOT_DATABASE_URL`: a `postgresql://` URL (default: SQLite in the state folder);
-    - `FAQBOT_STATE_DIR`: the state folder (default `./faqbot-state`);
-    - `FAQBOT_STORE_USER_IDS`: `1` to keep user ids themselves instead of keyed hashes;
-    - `FAQBOT_RETENTION_DAYS`: how long records are kept (default 90)."""
+    """Where the store is and what it keeps (`store.*` in `faqbot.settings`, parsed there):
+    a `postgresql://` URL or SQLite in the state folder; user ids themselves or keyed hashes;
+    how many days records are kept."""
 
     state_dir: Path = DEFAULT_STATE_DIR
     database_url: DatabaseUrl | None = field(default=None)
     store_user_ids: bool = False
     retention_days: float = DEFAULT_RETENTION_DAYS
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> StoreSettings:
-        """Read and check the variables above; a bad value raises ValueError naming its variable."""
-        state_dir = Path(environ.get("FAQBOT_STATE_DIR", "").strip() or DEFAULT_STATE_DIR)
-        url_text = environ.get("FAQBOT_DATABASE_URL", "").strip()
-        database_url = None
-        if url_text:
-            if not DatabaseUrl.is_database_url(url_text):
-                scheme = url_text.split("://", 1)[0] if "://" in url_text else "no scheme"
-                raise ValueError(f"FAQBOT_DATABASE_URL must be a postgresql:// URL (got {scheme})")
-            database_url = DatabaseUrl(url_text)
-        user_ids = environ.get("FAQBOT_STORE_USER_IDS", "").strip().lower()
-        if user_ids not in _TRUE + _FALSE:
-            raise ValueError(f"FAQBOT_STORE_USER_IDS must be 1 or 0 (got {user_ids!r})")
-        days_text = environ.get("FAQBOT_RETENTION_DAYS", "").strip()
-        try:
-            retention_days = float(days_text) if days_text else DEFAULT_RETENTION_DAYS
-        except ValueError:
-            retention_days = -1.0
-        if not 0 < retention_days < float("inf"):
-            raise ValueError(f"FAQBOT_RETENTION_DAYS must be a positive number of days (got {days_text!r})")
-        return cls(state_dir, database_url, user_ids in _TRUE, retention_days)
 
     @property
     def target(self) -> DatabaseUrl | Path:

@@ -11,9 +11,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from faqbot.settings import load_settings
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
 from faqbot.store import open_store
+from faqbot.store.settings import StoreSettings
 from faqbot.store.sql_store import SqlStore
 from tests.store.postgres_server import PostgresServer, running_postgres
 from tests.unit.conftest import SMALL_FAQ
@@ -111,3 +113,8 @@ def knowledge(tmp_path: Path) -> Knowledge:
     loaded = load_knowledge([folder], base_url="https://docs.example.org")
     assert not loaded.errors, loaded.errors
     return loaded
+
+
+def store_settings(environ: dict[str, str]) -> StoreSettings:
+    """The store's settings as `faqbot` reads them, from an environment only."""
+    return load_settings(environ=environ).store

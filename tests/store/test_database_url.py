@@ -13,9 +13,9 @@ from faqbot.store import (
     Interaction,
     RecordOutcome,
     StoreError,
-    StoreSettings,
     open_store,
 )
+from tests.store.conftest import store_settings
 from tests.store.postgres_server import PostgresServer, free_port
 
 PASSWORD = "Tr0ub4dor&3"
@@ -36,7 +36,7 @@ def test_the_password_is_never_shown(url: str) -> None:
     assert "Tr0ub4dor%263" not in str(database_url)
     message = database_url.scrub(f"could not connect with {url} (password {PASSWORD})")
     assert PASSWORD not in message and "Tr0ub4dor%263" not in message
-    settings = StoreSettings.from_env({"FAQBOT_DATABASE_URL": url})
+    settings = store_settings({"FAQBOT_DATABASE_URL": url})
     assert PASSWORD not in repr(settings)
 
 
@@ -80,8 +80,8 @@ def test_other_url_schemes_are_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'mysql'") as raised:
         open_store(f"mysql://bot:{PASSWORD}@db/faqbot", state_dir=tmp_path)
     assert PASSWORD not in str(raised.value)
-    with pytest.raises(ValueError, match="FAQBOT_DATABASE_URL must be a postgresql:// URL") as raised:
-        StoreSettings.from_env({"FAQBOT_DATABASE_URL": f"mysql://bot:{PASSWORD}@db/faqbot"})
+    with pytest.raises(ValueError, match="FAQBOT_DATABASE_URL: expected a postgresql:// URL") as raised:
+        store_settings({"FAQBOT_DATABASE_URL": f"mysql://bot:{PASSWORD}@db/faqbot"})
     assert PASSWORD not in str(raised.value)
 
 

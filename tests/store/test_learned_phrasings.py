@@ -10,8 +10,8 @@ from faqbot.learned_phrasings import apply_learned, learned_json, learned_text, 
 from faqbot.matching.decision import Mode, Outcome, decide
 from faqbot.matching.index import MatchIndex
 from faqbot.sources.model import Knowledge
-from faqbot.store import StoreSettings
 from faqbot.store.sql_store import SqlStore
+from tests.store.conftest import store_settings
 
 MEMBERS_WORDS = "where do I send money to keep vmst.io running"
 
@@ -55,7 +55,7 @@ def test_files_win_and_gone_entries_are_reported(make_store: Callable[..., SqlSt
 
 
 def test_a_dry_run_reads_learned_phrasings_and_records_nothing(tmp_path: Path) -> None:
-    settings = StoreSettings.from_env({"FAQBOT_STATE_DIR": str(tmp_path / "state")})
+    settings = store_settings({"FAQBOT_STATE_DIR": str(tmp_path / "state")})
     assert read_learned(settings) == []
     assert not (tmp_path / "state").exists()  # a dry run made no store, not even a folder
 

@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from faqbot.store import DatabaseUrl, StoreSettings
+from faqbot.store import DatabaseUrl
 from faqbot.store.sqlite_store import SQLiteStore
+from tests.store.conftest import store_settings
 
 
 def test_defaults_are_sqlite_in_the_state_folder_hashed_ids_and_90_days() -> None:
-    settings = StoreSettings.from_env({})
+    settings = store_settings({})
     assert settings.target == Path("faqbot-state") / "faqbot.sqlite3"
     assert (settings.store_user_ids, settings.retention_days) == (False, 90.0)
 
 
 def test_each_variable_is_read(tmp_path: Path) -> None:
-    settings = StoreSettings.from_env(
+    settings = store_settings(
         {
             "FAQBOT_STATE_DIR": str(tmp_path),
             "FAQBOT_STORE_USER_IDS": "yes",
@@ -35,7 +36,7 @@ def test_each_variable_is_read(tmp_path: Path) -> None:
         assert store.identity is not None and store.identity.store_user_ids
     finally:
         store.close()
-    url = StoreSettings.from_env({"FAQBOT_DATABASE_URL": "postgresql://bot@db/faqbot"}).target
+    url = store_settings({"FAQBOT_DATABASE_URL": "postgresql://bot@db/faqbot"}).target
     assert isinstance(url, DatabaseUrl)
 
 
@@ -53,4 +54,4 @@ def test_each_variable_is_read(tmp_path: Path) -> None:
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
-        StoreSettings.from_env({variable: value})
+        store_settings({variable: value})
