@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +72,18 @@ def _discord_url(url: str | None) -> str | None:
     return url if url is not None and url.lower().startswith(("http://", "https://")) else None
 
 
-def _links_within(markdown: str, keep: Callable[[str], str | None]) -> str:
-    """Markdown whose links all pass `keep`; any other link is reduced to its label."""
-    return LINK.sub(lambda m: m.group() if keep(link_target(m.group(2))) else m.group(1), markdown)
+def _discord_markdown(markdown: str) -> str:
+    """Markdown whose masked links are all http(s); a mail link shows its address, any other its label."""
+
+    def link(match: re.Match[str]) -> str:
+        label, url = match.group(1), safe_url(link_target(match.group(2)))
+        if url is not None and _discord_url(url):
+            return match.group()
+        if url is not None and url.lower().startswith("mailto:"):
+            return f"{label} ({url[len('mailto:') :]})"
+        return label
+
+    return LINK.sub(link, markdown)
 
 
 def markdown_as_plain_text(markdown: str) -> str:
@@ -239,7 +247,7 @@ class DiscordText:
 
 
 def _discord_embed(entry: Entry) -> dict[str, Any]:
-    answer = _links_within(entry.answer, keep=_discord_url)
+    answer = _discord_markdown(entry.answer)
     embed: dict[str, Any] = {
         "title": shorten(defuse_mentions(entry.title), DISCORD_TITLE_LIMIT),
         "description": shorten(defuse_mentions(answer), min(CHAT_ANSWER_LIMIT, DISCORD_DESCRIPTION_LIMIT)),

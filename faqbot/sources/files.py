@@ -25,7 +25,11 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 YAML_SUFFIXES = (".yml", ".yaml")
 FOLDER_METADATA = "_dir.yml"
 _PSEUDO_FILE_SYSTEMS = ("/proc", "/sys")
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+# Not following a link swapped in since the walk, not blocking on a FIFO, not taking a
+# terminal; the flags some systems lack are simply not set there.
+_OPEN_FLAGS = os.O_RDONLY
+for _flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC"):
+    _OPEN_FLAGS |= getattr(os, _flag, 0)
 
 
 def has_knowledge_suffix(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 # Every pattern that sees knowledge text runs in linear time: a bracketed part never
 # spans the character that opens it (`[^\[\]]`, `[^{}]`, `[^<>]`), so one failing
@@ -99,6 +100,9 @@ def join_url(base_url: str | None, route: str | None) -> str | None:
         return route
     if not base_url:
         return None
+    # A route made from a file name may hold spaces or non-ASCII letters: percent-encoded,
+    # the URL stays one link in every client (and one Discord accepts in an embed).
+    route = quote(route, safe="/#?&=+:@!$'()*,;%~")
     return base_url.rstrip("/") + ("" if route.startswith("/") else "/") + (route if route != "/" else "")
 
 

@@ -55,6 +55,14 @@ _URL_SPAN = re.compile(r"\b(?:https?://|mailto:)[^\s<>\"'()\[\]]*", re.IGNORECAS
 _CROWD = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 
 
+def strings_in(value: object) -> list[str]:
+    """Every string in a Discord payload (its repr would escape control characters)."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in strings_in(item)]
+
+
 def check_rendering(entries: list[Entry]) -> None:
     """Every reply these entries make: encodable, only safe links, no crowd mention outside a URL."""
     replies = [Reply(ReplyKind.ANSWER, entry=e) for e in entries]
@@ -62,7 +70,7 @@ def check_rendering(entries: list[Entry]) -> None:
         replies.append(Reply(ReplyKind.SUGGESTIONS, suggestions=tuple(entries[:3])))
     for reply in replies:
         plain, matrix, discord = render_plain(reply), render_matrix(reply), render_discord(reply)
-        outputs = [plain, matrix.body, matrix.formatted_body, discord.content, str(discord.embeds)]
+        outputs = [plain, matrix.body, matrix.formatted_body, discord.content, *strings_in(discord.embeds)]
         for output in outputs:
             output.encode("utf-8")
             assert not _CROWD.search(_URL_SPAN.sub("", output)), output

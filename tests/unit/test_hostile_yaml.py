@@ -122,3 +122,10 @@ def test_front_matter_values_must_be_text(tmp_path: Path) -> None:
         "front matter 'title' must be text",
     ]
     assert knowledge.by_id("page").title == "Heading"
+
+
+def test_nesting_is_refused_where_it_passes_the_limit_before_the_scanner_reads_on() -> None:
+    """The scanner looks 1,024 characters ahead of every unclosed `[` at a cost that grows with
+    the nesting; it stops at the 33rd, before it reaches (and reports) the unclosed quote."""
+    with pytest.raises(YamlRefused, match="nested more than 32 levels deep"):
+        load_bounded("[" * 40 + " 'never closed")
