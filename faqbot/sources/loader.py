@@ -15,6 +15,7 @@ from pathlib import Path
 
 from faqbot.matching.text import content_terms
 from faqbot.sources.files import (
+    FOLDER_METADATA,
     MARKDOWN_SUFFIXES,
     YAML_SUFFIXES,
     FoundFile,
@@ -146,8 +147,11 @@ class _Load:
         problem = Problem(shown, 0 if refusal.unvisited is not None else 1, refusal.reason, refusal.severity)
         if refusal.unvisited is not None:
             self.problems.append(problem)
-            return
-        self._parsed_or_last_good(refusal.relative, shown, ParsedFile(problems=[problem]))
+        elif refusal.path.name == FOLDER_METADATA:
+            self.problems.append(problem)
+            self._keep_last_good_title(_folder_of(refusal.relative), shown)
+        else:
+            self._parsed_or_last_good(refusal.relative, shown, ParsedFile(problems=[problem]))
 
     def _read_text(self, found: FoundFile) -> tuple[str | None, Problem | None, int]:
         """(text, None, what the file may add beyond its text) or (None, why it was refused, 0)."""
@@ -209,12 +213,16 @@ class _Load:
                 elif value is not None:
                     problems.append(Problem(shown, 1, "'title' must be text"))
         self.problems.extend(problems)
-        if title is None and any(p.severity is Severity.ERROR for p in problems):
-            title = self.loader._last_good_titles.get(key)
-            if title is not None:
-                self.problems.append(Problem(shown, 0, "keeping this folder's last good title", Severity.WARNING))
         if title is not None:
             self.titles[key] = title
+        elif any(p.severity is Severity.ERROR for p in problems):
+            self._keep_last_good_title(key[1], shown)
+
+    def _keep_last_good_title(self, folder: str, shown: str) -> None:
+        title = self.loader._last_good_titles.get((self.root_key, folder))
+        if title is not None:
+            self.titles[(self.root_key, folder)] = title
+            self.problems.append(Problem(shown, 0, "keeping this folder's last good title", Severity.WARNING))
 
     def _parsed_or_last_good(self, relative: str, shown: str, parsed: ParsedFile) -> None:
         key = (self.root_key, relative)

@@ -63,6 +63,8 @@ def _html_link(match: re.Match[str]) -> str:
 
 def _is_table_separator(line: str) -> bool:
     """`| --- | :---: |`: a Markdown table's header rule."""
+    if "--" not in line:
+        return False
     cells = line.strip()
     cells = cells[1:] if cells.startswith("|") else cells
     cells = cells[:-1] if cells.endswith("|") else cells

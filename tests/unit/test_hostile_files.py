@@ -225,3 +225,18 @@ def test_a_folder_link_inside_the_folder_is_a_warning(kb: Path) -> None:
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("FIFOs, devices and /proc as on Linux")
+
+
+def test_a_folder_title_linked_from_outside_is_refused_and_the_last_good_title_kept(kb: Path) -> None:
+    write_tree(kb.parent / "state", {"title.yml": f"title: {SECRET}\n"})
+    write_tree(kb, {"guides/_dir.yml": "title: Handy guides\n", "guides/setup.md": "# Setup\n\nInstall it.\n"})
+    loader = KnowledgeLoader([kb])
+    assert loader.load().by_id("guides/setup").group == "Handy guides"
+    (kb / "guides" / "_dir.yml").unlink()
+    (kb / "guides" / "_dir.yml").symlink_to(kb.parent / "state" / "title.yml")
+    knowledge = loader.load()
+    assert "outside the knowledge folder" in messages_for(knowledge, "guides/_dir.yml")[0]
+    assert knowledge.by_id("guides/setup").group == "Handy guides"
+    assert SECRET not in everything_shown(knowledge)
+    fresh = load_knowledge([kb])  # no last good title: the folder's name
+    assert fresh.by_id("guides/setup").group == "Guides" and SECRET not in everything_shown(fresh)
