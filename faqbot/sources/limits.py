@@ -2,12 +2,12 @@
 
 The defaults sit far above any real docs site (the vmst.io docs tree is 40 files,
 216 KB, its largest file 12 KB, and loads in about 0.1 s) and were chosen by measuring
-load times with `bench/hostile_knowledge.py`: a 1 MiB YAML FAQ file loads in about
-3 s (PyYAML's pure-Python parser, which the bounds need, is most of it), a 1 MiB
-Markdown page in 0.3 s, 4,000 small pages in 1 s, and knowledge at the 4 MiB total in
-about 15 s of YAML or 2 s of Markdown, during which the event loop still runs (its
-longest pause stayed under 0.4 s). The bot's configuration may lower or raise them;
-nothing here reads the environment.
+load times with `bench/hostile_knowledge.py`: a 1 MiB YAML FAQ file loads in 3 to 4 s
+(PyYAML's pure-Python parser, which the bounds hook into, is most of it), a 1 MiB
+Markdown page in under 0.5 s, 4,000 small pages in under 2 s, and knowledge at the
+4 MiB total in about 14 s of YAML or 2 s of Markdown, during which the event loop
+still runs (its longest pause stayed under 0.2 s; 16 MiB of YAML took 65 s). The
+bot's configuration may lower or raise them; nothing here reads the environment.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class KnowledgeLoader:
     def load(self) -> Knowledge:
         """Read and check every file now."""
         knowledge = Knowledge(base_url=self.base_url)
-        load = _Load(self, knowledge)
+        load = _Load(self)
         for root in self.paths:
             if not root.exists():
                 knowledge.problems.append(Problem(_display_path(root), 0, "knowledge folder or file not found"))
@@ -112,10 +112,9 @@ class KnowledgeLoader:
 class _Load:
     """One pass over the knowledge: what each file contributes, within one total budget."""
 
-    def __init__(self, loader: KnowledgeLoader, knowledge: Knowledge) -> None:
+    def __init__(self, loader: KnowledgeLoader) -> None:
         self.loader = loader
         self.limits = loader.limits
-        self.problems = knowledge.problems
         self.budget = TextBudget(loader.limits)
         self.files: list[ParsedFile] = []
         self.last_good: dict[FileKey, ParsedFile] = {}
@@ -146,9 +145,9 @@ class _Load:
         shown = _display_path(refusal.path)
         problem = Problem(shown, 0 if refusal.unvisited is not None else 1, refusal.reason, refusal.severity)
         if refusal.unvisited is not None:
-            self.problems.append(problem)
+            self._report([problem])
         elif refusal.path.name == FOLDER_METADATA:
-            self.problems.append(problem)
+            self._report([problem])
             self._keep_last_good_title(_folder_of(refusal.relative), shown)
         else:
             self._parsed_or_last_good(refusal.relative, shown, ParsedFile(problems=[problem]))
@@ -212,7 +211,7 @@ class _Load:
                     title = str(value)
                 elif value is not None:
                     problems.append(Problem(shown, 1, "'title' must be text"))
-        self.problems.extend(problems)
+        self._report(problems)
         if title is not None:
             self.titles[key] = title
         elif any(p.severity is Severity.ERROR for p in problems):
@@ -222,7 +221,12 @@ class _Load:
         title = self.loader._last_good_titles.get((self.root_key, folder))
         if title is not None:
             self.titles[(self.root_key, folder)] = title
-            self.problems.append(Problem(shown, 0, "keeping this folder's last good title", Severity.WARNING))
+            self._report([Problem(shown, 0, "keeping this folder's last good title", Severity.WARNING)])
+
+    def _report(self, problems: list[Problem]) -> None:
+        """Problems of no file's entries, kept in walk order with everything else."""
+        if problems:
+            self.files.append(ParsedFile(problems=problems))
 
     def _parsed_or_last_good(self, relative: str, shown: str, parsed: ParsedFile) -> None:
         key = (self.root_key, relative)
