@@ -105,16 +105,15 @@ def test_links_that_are_not_http_https_or_mailto_are_reported_and_never_rendered
                 assert f"'url': '{scheme}" not in lowered and f"<{scheme}" not in lowered
 
 
+def faq_entry(answer: str, url: str | None, title: str = "Title") -> Entry:
+    """An entry as any source could build it, bypassing the loader's checks."""
+    return Entry(id="e", title=title, answer=answer, route=None, url=url, group="FAQ", path="faq.yml", line=1)
+
+
 def test_renderers_link_only_safe_urls_whatever_an_entry_holds() -> None:
-    entry = Entry(
-        id="e",
-        title="Title",
-        answer="[a](javascript:alert(1)) [b](data:image/png;base64,AAAA) [c][r] <javascript:x>\n\n[r]: vbscript:y",
-        route=None,
+    entry = faq_entry(
+        "[a](javascript:alert(1)) [b](data:image/png;base64,AAAA) [c][r] <javascript:x>\n\n[r]: vbscript:y",
         url="javascript:alert(2)",
-        group="FAQ",
-        path="faq.yml",
-        line=1,
     )
     reply = Reply(ReplyKind.ANSWER, entry=entry)
     matrix = render_matrix(reply).formatted_body
@@ -127,15 +126,10 @@ def test_renderers_link_only_safe_urls_whatever_an_entry_holds() -> None:
 
 
 def test_safe_links_still_render_and_discord_gets_only_web_links() -> None:
-    entry = Entry(
-        id="e",
-        title="Contact",
-        answer="Mail [the admins](mailto:admins@example.org) or see [the docs](https://docs.example.org/x_(y)).",
-        route=None,
+    entry = faq_entry(
+        "Mail [the admins](mailto:admins@example.org) or see [the docs](https://docs.example.org/x_(y)).",
         url="mailto:admins@example.org",
-        group="FAQ",
-        path="faq.yml",
-        line=1,
+        title="Contact",
     )
     reply = Reply(ReplyKind.ANSWER, entry=entry)
     matrix = render_matrix(reply).formatted_body
@@ -166,7 +160,7 @@ def test_a_lone_surrogate_is_reported_and_never_sent(tmp_path: Path) -> None:
 
 
 def test_renderers_never_emit_a_lone_surrogate_whatever_an_entry_holds() -> None:
-    entry = Entry("e", "Title \udc80", "x \ud800 y", None, "https://x.org/\udfff", "FAQ \ud800", "faq.yml", 1)
+    entry = faq_entry("x \ud800 y", url="https://x.org/\udfff", title="Title \udc80")
     for shown in rendered_everywhere(entry):
         shown.encode("utf-8")
     listing = Reply(ReplyKind.SUGGESTIONS, suggestions=(entry,))
