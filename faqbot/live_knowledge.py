@@ -13,27 +13,32 @@ import threading
 from pathlib import Path
 
 from faqbot.responder import Responder
-from faqbot.sources.loader import MARKDOWN_SUFFIXES, YAML_SUFFIXES, KnowledgeLoader
+from faqbot.sources.files import FoundFile, walk_knowledge
+from faqbot.sources.limits import KnowledgeLimits
+from faqbot.sources.loader import KnowledgeLoader
 from faqbot.sources.model import Knowledge
 
 log = logging.getLogger(__name__)
 
-Fingerprint = frozenset[tuple[str, int, int]]
+Fingerprint = frozenset[tuple[str, str, int, int]]
 
 
-def fingerprint(paths: list[Path]) -> Fingerprint:
-    """Path, modification time and size of every knowledge file (folder metadata included)."""
-    seen: set[tuple[str, int, int]] = set()
+def fingerprint(paths: list[Path], limits: KnowledgeLimits | None = None) -> Fingerprint:
+    """What the loader would look at, with modification times and sizes: every knowledge file
+    (folder metadata included) and every refused one. The same walk as the loader's, so a
+    link or FIFO is only ever looked at, never opened, and a huge tree costs no more here."""
+    seen: set[tuple[str, str, int, int]] = set()
     for root in paths:
-        candidates = [root] if root.is_file() else (root.rglob("*") if root.is_dir() else [])
-        for path in candidates:
-            if path.suffix.lower() not in MARKDOWN_SUFFIXES + YAML_SUFFIXES:
-                continue
-            try:
-                status = path.stat()
-            except OSError:
-                continue
-            seen.add((path.as_posix(), status.st_mtime_ns, status.st_size))
+        if not root.exists():
+            continue
+        for item in walk_knowledge(root, limits or KnowledgeLimits()):
+            stamps = [item.path] if not isinstance(item, FoundFile) else [item.path, item.target]
+            for path in stamps:
+                try:
+                    status = path.lstat()
+                except OSError:
+                    continue
+                seen.add((item.path.as_posix(), path.as_posix(), status.st_mtime_ns, status.st_size))
     return frozenset(seen)
 
 
@@ -44,13 +49,13 @@ class KnowledgeWatcher:
         self.loader = loader
         self.responder = responder
         self.interval = interval
-        self._seen = fingerprint(loader.paths)
+        self._seen = fingerprint(loader.paths, loader.limits)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check_once(self) -> Knowledge | None:
         """Reload if anything changed since the last look; the new knowledge, or None."""
-        current = fingerprint(self.loader.paths)
+        current = fingerprint(self.loader.paths, self.loader.limits)
         if current == self._seen:
             return None
         self._seen = current

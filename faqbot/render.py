@@ -2,7 +2,10 @@
 
 The wording of every reply is decided here, once; adapters only send it. Text
 that came from knowledge files is defused so that it cannot ping a crowd
-(`@everyone`, `@here`, `@room`) or a role, whatever a moderator typed.
+(`@everyone`, `@here`, `@room`) or a role, whatever a moderator typed; URLs are
+left whole, so links to `.../@channel` still work. Only http, https and mailto
+URLs become links (`is_safe_url`), and no output holds a lone surrogate, which
+no UTF-8 encoder accepts (Synapse answered 500 to every send of one).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from faqbot.responder import Reply, ReplyKind
+from faqbot.sources.markdown_clean import LINK, link_target
 from faqbot.sources.model import Entry
+from faqbot.sources.routes import is_safe_url
+from faqbot.sources.text_safety import repair_surrogates
 
 DISCORD_CONTENT_LIMIT = 2000
 DISCORD_TITLE_LIMIT = 256
@@ -28,23 +34,70 @@ CHAT_ANSWER_LIMIT = 700  # an answer in chat is a summary; the link has the rest
 _ZERO_WIDTH_SPACE = "\u200b"
 _CROWD_MENTION = re.compile(r"@(everyone|here|room|channel)\b", re.IGNORECASE)
 _DISCORD_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
-_MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
+# A URL in plain text, Markdown or HTML: it ends where a space, quote, bracket or tag does.
+_URL = re.compile(r"\b(?:https?://|mailto:)[^\s<>\"'()\[\]]*+", re.IGNORECASE)
 _STRONG = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_markdown.validateLink = is_safe_url  # reference links and autolinks too; markdown-it allowed data:image/...
 
 
-def defuse_mentions(text: str) -> str:
-    """Break crowd and role mentions so no platform treats them as pings."""
+def _defuse_text(text: str) -> str:
     text = _CROWD_MENTION.sub(lambda m: "@" + _ZERO_WIDTH_SPACE + m.group(1), text)
     return _DISCORD_MENTION.sub(lambda m: "<" + m.group(1) + _ZERO_WIDTH_SPACE + m.group(2) + ">", text)
 
 
+def defuse_mentions(text: str) -> str:
+    """Break crowd and role mentions so no platform treats them as pings, outside URLs.
+
+    A zero-width space inside `https://vmst.io/@channel` broke the link; a mention
+    inside a URL pings nobody, since replies carry `allowed_mentions` (Discord) and
+    `m.mentions` (Matrix) that name no crowd."""
+    pieces: list[str] = []
+    position = 0
+    for url in _URL.finditer(text):
+        pieces += [_defuse_text(text[position : url.start()]), url.group()]
+        position = url.end()
+    pieces.append(_defuse_text(text[position:]))
+    return "".join(pieces)
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if the bot may link to it (http, https, mailto), else None."""
+    return url if url is not None and is_safe_url(url) else None
+
+
+def _discord_url(url: str | None) -> str | None:
+    """Discord takes only http and https in embed URLs and masked links (it refuses the message otherwise)."""
+    url = safe_url(url)
+    return url if url is not None and url.lower().startswith(("http://", "https://")) else None
+
+
+def _discord_markdown(markdown: str) -> str:
+    """Markdown whose masked links are all http(s); a mail link shows its address, any other its label."""
+
+    def link(match: re.Match[str]) -> str:
+        label, url = match.group(1), safe_url(link_target(match.group(2)))
+        if url is not None and _discord_url(url):
+            return match.group()
+        if url is not None and url.lower().startswith("mailto:"):
+            return f"{label} ({url[len('mailto:') :]})"
+        return label
+
+    return LINK.sub(link, markdown)
+
+
 def markdown_as_plain_text(markdown: str) -> str:
-    """Markdown a terminal or a plain-text client shows well: links as `label <url>`, no bold marks."""
-    text = _MARKDOWN_LINK.sub(
-        lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} <{m.group(2)}>", markdown
-    )
-    return _STRONG.sub(lambda m: m.group(1) or m.group(2), text)
+    """Markdown a terminal or a plain-text client shows well: links as `label <url>`, no bold marks.
+
+    A link to anything but http, https or mailto shows its label only."""
+
+    def link(match: re.Match[str]) -> str:
+        label, url = match.group(1), safe_url(link_target(match.group(2)))
+        if url is None or label == url:
+            return label
+        return f"{label} <{url}>"
+
+    return _STRONG.sub(lambda m: m.group(1) or m.group(2), LINK.sub(link, markdown))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -83,7 +136,8 @@ def next_page_hint(prefix: str, page: int, slash: bool = False) -> str:
 
 
 def _entry_label(entry: Entry) -> str:
-    return entry.title if entry.url is None else f"{entry.title} <{entry.url}>"
+    url = safe_url(entry.url)
+    return entry.title if url is None else f"{entry.title} <{url}>"
 
 
 # -- plain text ---------------------------------------------------------------
@@ -91,12 +145,17 @@ def _entry_label(entry: Entry) -> str:
 
 def render_plain(reply: Reply) -> str:
     """Reply as plain text: the console, and Matrix's fallback `body`."""
+    return repair_surrogates(_plain(reply))
+
+
+def _plain(reply: Reply) -> str:
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
         entry = reply.entry
         lines = [entry.title, "", markdown_as_plain_text(shorten(entry.answer, CHAT_ANSWER_LIMIT))]
-        if entry.url:
-            lines += ["", f"More: {entry.url}"]
+        url = safe_url(entry.url)
+        if url:
+            lines += ["", f"More: {url}"]
         return defuse_mentions("\n".join(lines))
     if reply.kind is ReplyKind.SUGGESTIONS:
         lines = ["I'm not sure. Did you mean:"]
@@ -134,9 +193,10 @@ def _markdown_to_html(markdown: str) -> str:
 
 def _link_html(entry: Entry) -> str:
     title = html.escape(entry.title)
-    if entry.url is None:
+    url = safe_url(entry.url)
+    if url is None:
         return title
-    return f'<a href="{html.escape(entry.url, quote=True)}">{title}</a>'
+    return f'<a href="{html.escape(url, quote=True)}">{title}</a>'
 
 
 def render_matrix(reply: Reply) -> MatrixText:
@@ -149,7 +209,7 @@ def render_matrix(reply: Reply) -> MatrixText:
             f"<p><strong>{_link_html(entry)}</strong></p>",
             _markdown_to_html(shorten(entry.answer, CHAT_ANSWER_LIMIT)),
         ]
-        if entry.url:
+        if safe_url(entry.url):
             url = html.escape(entry.url, quote=True)
             parts.append(f'<p>More: <a href="{url}">{url}</a></p>')
         formatted = "\n".join(parts)
@@ -178,7 +238,7 @@ def render_matrix(reply: Reply) -> MatrixText:
         )
     else:
         formatted = f"<p>{html.escape(body)}</p>"
-    return MatrixText(body=body, formatted_body=defuse_mentions(formatted))
+    return MatrixText(body=body, formatted_body=repair_surrogates(defuse_mentions(formatted)))
 
 
 # -- Discord --------------------------------------------------------------------
@@ -193,13 +253,31 @@ class DiscordText:
 
 
 def _discord_embed(entry: Entry) -> dict[str, Any]:
+    answer = _discord_markdown(entry.answer)
     embed: dict[str, Any] = {
         "title": shorten(defuse_mentions(entry.title), DISCORD_TITLE_LIMIT),
-        "description": shorten(defuse_mentions(entry.answer), min(CHAT_ANSWER_LIMIT, DISCORD_DESCRIPTION_LIMIT)),
+        "description": shorten(defuse_mentions(answer), min(CHAT_ANSWER_LIMIT, DISCORD_DESCRIPTION_LIMIT)),
     }
-    if entry.url:
-        embed["url"] = entry.url
+    url = _discord_url(entry.url)
+    if url:
+        embed["url"] = url
     return embed
+
+
+def _discord_link(entry: Entry) -> str:
+    url = _discord_url(entry.url)
+    return f"[{entry.title}]({url})" if url else entry.title
+
+
+def _repaired(value: Any) -> Any:
+    """Every string in a Discord payload with its lone surrogates replaced."""
+    if isinstance(value, str):
+        return repair_surrogates(value)
+    if isinstance(value, dict):
+        return {key: _repaired(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_repaired(item) for item in value]
+    return value
 
 
 def render_discord(reply: Reply, slash: bool = False) -> DiscordText:
@@ -207,11 +285,16 @@ def render_discord(reply: Reply, slash: bool = False) -> DiscordText:
 
     `slash` words hints for a slash-command context (`/faq-list page:2`), where
     prefix commands may not work at all."""
+    rendered = _discord(reply, slash)
+    return DiscordText(content=repair_surrogates(rendered.content), embeds=_repaired(rendered.embeds))
+
+
+def _discord(reply: Reply, slash: bool) -> DiscordText:
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
         return DiscordText(content="", embeds=[_discord_embed(reply.entry)])
     if reply.kind is ReplyKind.SUGGESTIONS:
-        lines = [f"- [{e.title}]({e.url})" if e.url else f"- {e.title}" for e in reply.suggestions]
+        lines = [f"- {_discord_link(e)}" for e in reply.suggestions]
         embed = {
             "title": "Did you mean…",
             "description": shorten(defuse_mentions("\n".join(lines)), DISCORD_DESCRIPTION_LIMIT),
@@ -222,7 +305,7 @@ def render_discord(reply: Reply, slash: bool = False) -> DiscordText:
         listing = reply.listing
         fields = []
         for group in listing.groups[:DISCORD_FIELD_LIMIT]:
-            lines = [f"[{e.title}]({e.url})" if e.url else e.title for e in group.entries]
+            lines = [_discord_link(e) for e in group.entries]
             fields.append(
                 {
                     "name": shorten(defuse_mentions(group.title), DISCORD_FIELD_NAME_LIMIT),

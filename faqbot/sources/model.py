@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from faqbot.sources.text_safety import printable
+
 
 class Severity(Enum):
     ERROR = "error"
@@ -21,8 +23,10 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """`file:line: message` on one line: a newline or bidi override in a file name or quoted
+        text is shown escaped, so it cannot forge or disguise other lines of `faqbot check`."""
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.path}:{self.line}: {prefix}{self.message}"
+        return printable(f"{self.path}:{self.line}: {prefix}{self.message}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class ParsedFile:
     taught: list[TaughtPhrasing] = field(default_factory=list)
     links: list[LinkReference] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    alias_expansion: int = 0
+    """Characters YAML aliases added beyond the file's own text; they count towards the limits."""
 
 
 @dataclass

@@ -9,13 +9,21 @@ import yaml
 
 from faqbot.sources.markdown_clean import clean_markdown, links_in, plain_text
 from faqbot.sources.model import Entry, LinkReference, ParsedFile, Phrasing, Problem, Severity
-from faqbot.sources.routes import is_absolute_url, join_url, resolve_route, slugify
+from faqbot.sources.routes import (
+    is_absolute_url,
+    is_unsafe_link,
+    join_url,
+    resolve_route,
+    slugify,
+    unsafe_link_message,
+)
+from faqbot.sources.safe_yaml import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANSION, BoundedSafeLoader, load_yaml
 
 KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
 
 
-class LineNumberLoader(yaml.SafeLoader):
-    """A safe loader that records each mapping's line (`__line__`) and its keys' (`__key_lines__`)."""
+class LineNumberLoader(BoundedSafeLoader):
+    """A bounded safe loader that records each mapping's line (`__line__`) and its keys' (`__key_lines__`)."""
 
 
 def _construct_mapping(loader: LineNumberLoader, node: yaml.MappingNode) -> dict[str, Any]:
@@ -36,27 +44,46 @@ def group_title_for(stem: str) -> str:
     return "FAQ" if stem.lower() in ("faq", "faqs") else stem.replace("-", " ").replace("_", " ").title()
 
 
+def _as_text(value: object) -> str | None:
+    """Text, or a number written as text; None for anything else, and for an int too long for
+    Python to write out (`0b` and 20,000 ones), which raised ValueError."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, int | float):
+        return None
+    try:
+        return str(value)
+    except ValueError:
+        return None
+
+
 def _strings(value: object) -> list[str] | None:
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
-        return [str(v) for v in value]
-    return None
+    texts = [_as_text(v) for v in value] if isinstance(value, list) else [None]
+    return None if None in texts else texts  # type: ignore[return-value]
 
 
-def parse_faq_file(text: str, path: str, base_url: str | None) -> ParsedFile:
-    """Entries of one YAML FAQ file; malformed items are reported and skipped."""
+def parse_faq_file(
+    text: str,
+    path: str,
+    base_url: str | None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_expansion: int = DEFAULT_MAX_EXPANSION,
+) -> ParsedFile:
+    """Entries of one YAML FAQ file; malformed items are reported and skipped.
+
+    `max_depth` and `max_expansion` bound the YAML (see `safe_yaml`)."""
     parsed = ParsedFile()
-    try:
-        data = yaml.load(text, Loader=LineNumberLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        reason = getattr(error, "problem", None) or str(error)
-        parsed.problems.append(Problem(path, line, f"malformed YAML: {reason}"))
+    document, parsed.problems = load_yaml(
+        text, path, loader_class=LineNumberLoader, max_depth=max_depth, max_expansion=max_expansion
+    )
+    if document is None:
         return parsed
+    parsed.alias_expansion = document.expansion
+    data = document.data
     if data is None:
         parsed.problems.append(Problem(path, 1, "file has no entries", Severity.WARNING))
         return parsed
@@ -92,7 +119,8 @@ def _entry_from_item(item: object, path: str, group: str, base_url: str | None, 
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         fail(f"entry '{question}' is missing an 'answer'", "answer")
         return None
-    if not isinstance(answer, str | int | float):
+    answer = _as_text(answer)
+    if answer is None:
         fail("'answer' must be text (Markdown)", "answer")
         return None
     alternates, tags = _strings(item.get("alternates")), _strings(item.get("tags"))
@@ -102,18 +130,23 @@ def _entry_from_item(item: object, path: str, group: str, base_url: str | None, 
     if tags is None:
         fail("'tags' must be a list of words", "tags")
         return None
-    entry_id = item.get("id", slugify(question))
-    if not isinstance(entry_id, str | int) or not str(entry_id).strip():
+    entry_id = _as_text(item.get("id", slugify(question)))
+    if entry_id is None or not entry_id.strip():
         fail("'id' must be a short text", "id")
         return None
     link = item.get("link")
     if link is not None and not isinstance(link, str):
         fail("'link' must be a URL or a route such as /about/threads", "link")
         return None
+    if link and is_unsafe_link(link):
+        fail(unsafe_link_message(link), "link")
+        link = None
     if link and not is_absolute_url(link):
         parsed.links.append(LinkReference(link, path, key_lines.get("link", line)))
     for _label, target in links_in(str(answer)):
-        if not is_absolute_url(target):
+        if is_unsafe_link(target):
+            fail(unsafe_link_message(target), "answer")
+        elif not is_absolute_url(target):
             parsed.links.append(LinkReference(resolve_route(target, "/"), path, key_lines.get("answer", line)))
 
     def rewrite(target: str) -> str:
