@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))  # for tests.matrix
 
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomMessage  # noqa: E402
 
-from faqbot.sources.loader import default_knowledge_path, load_knowledge  # noqa: E402
+from faqbot.sources.bundled import bundled_knowledge  # noqa: E402
+from faqbot.sources.loader import load_knowledge  # noqa: E402
 from tests.matrix.synapse_server import SynapseServer  # noqa: E402
 
 
@@ -118,7 +119,7 @@ async def measure(server: SynapseServer, bot_id: str, questions: list[str], work
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--knowledge", type=Path, default=default_knowledge_path())
+    parser.add_argument("--knowledge", type=Path, default=bundled_knowledge())
     parser.add_argument("--rounds", type=int, default=50, help="questions per room")
     args = parser.parse_args()
     logging.getLogger("nio").setLevel(logging.ERROR)  # the member's own e2e chatter is not the measurement

@@ -116,7 +116,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _loader(settings: Settings) -> KnowledgeLoader:
     paths = settings.knowledge.paths or (bundled_knowledge(),)
-    return KnowledgeLoader(list(paths), settings.knowledge.base_url)
+    return KnowledgeLoader(list(paths), settings.knowledge.base_url, settings.knowledge.limits)
 
 
 def _load(settings: Settings, *, require_entries: bool = True) -> tuple[KnowledgeLoader, Knowledge]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from faqbot.flood_control import Rate
 from faqbot.responder import ResponderSettings
+from faqbot.sources.limits import KnowledgeLimits
 from faqbot.store.database_url import DatabaseUrl
 from faqbot.store.settings import StoreSettings
 
@@ -242,6 +243,11 @@ SETTINGS: tuple[Setting, ...] = (
        variable="FAQBOT_BASE_URL"),
     _s("knowledge.reload_seconds", number(0, 86_400), 2.0, "how often to look for edited knowledge files (0: never)",
        variable="FAQBOT_RELOAD_SECONDS"),
+    _s("knowledge.max_file_bytes", integer(1_000, 1 << 30), KnowledgeLimits.max_file_bytes,
+       "largest knowledge file accepted (YAML aliases expanded); larger ones are refused and reported"),
+    _s("knowledge.max_total_bytes", integer(1_000, 1 << 32), KnowledgeLimits.max_total_bytes,
+       "all knowledge files together; past it, files are refused and reported"),
+    _s("knowledge.max_files", integer(1, 1_000_000), KnowledgeLimits.max_files, "knowledge files read at most"),
     _s("matching.matcher", choice("lexical", "vectors", "encoder"), "lexical",
        "lexical, vectors (static word vectors) or encoder (the sentence encoder)", variable="FAQBOT_MATCHER"),
     _s("chat.command_prefix", text, "!faq", "the command members type"),
@@ -312,6 +318,7 @@ class KnowledgeSettings:
     paths: tuple[Path, ...]  # empty: the bundled knowledge
     base_url: str | None
     reload_seconds: float
+    limits: KnowledgeLimits = field(default_factory=KnowledgeLimits)
 
 
 @dataclass(frozen=True)
@@ -506,6 +513,11 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
             paths=values["knowledge.paths"],
             base_url=values["knowledge.base_url"],
             reload_seconds=values["knowledge.reload_seconds"],
+            limits=KnowledgeLimits(
+                max_file_bytes=values["knowledge.max_file_bytes"],
+                max_total_bytes=values["knowledge.max_total_bytes"],
+                max_files=values["knowledge.max_files"],
+            ),
         ),
         matcher=values["matching.matcher"],
         chat=chat,

@@ -40,22 +40,13 @@ from faqbot.sources.routes import route_for
 from faqbot.sources.safe_yaml import load_yaml
 from faqbot.sources.yaml_source import parse_faq_file
 
-__all__ = ["MARKDOWN_SUFFIXES", "YAML_SUFFIXES", "KnowledgeLoader", "default_knowledge_path", "load_knowledge"]
+__all__ = ["MARKDOWN_SUFFIXES", "YAML_SUFFIXES", "KnowledgeLoader", "load_knowledge"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 _LAST_GOOD_NOTE = "serving this file's last good version until it is fixed"
 
 FileKey = tuple[str, str]  # (knowledge root as given, path relative to it)
-
-
-def default_knowledge_path() -> Path:
-    """The bundled knowledge: next to the package in a checkout, or /app/knowledge in the image."""
-    for candidate in (DEFAULT_KNOWLEDGE, Path("/app/knowledge")):
-        if candidate.is_dir():
-            return candidate
-    return DEFAULT_KNOWLEDGE
 
 
 def _display_path(path: Path) -> str:

@@ -3,7 +3,8 @@
 import pytest
 
 from faqbot.responder import IncomingMessage, ReplyKind, Responder
-from faqbot.sources.loader import default_knowledge_path, load_knowledge
+from faqbot.sources.bundled import bundled_knowledge
+from faqbot.sources.loader import load_knowledge
 
 SEED_FAQ = {
     "Who's paying for this to exist?": "https://docs.vmst.io/funding",
@@ -21,7 +22,7 @@ SEED_FAQ = {
 
 @pytest.fixture(scope="module")
 def responder() -> Responder:
-    return Responder(load_knowledge([default_knowledge_path()]))
+    return Responder(load_knowledge([bundled_knowledge()]))
 
 
 @pytest.mark.parametrize(("question", "url"), SEED_FAQ.items())

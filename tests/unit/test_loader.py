@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from faqbot.sources.loader import default_knowledge_path, load_knowledge
+from faqbot.sources.bundled import bundled_knowledge
+from faqbot.sources.loader import load_knowledge
 from faqbot.sources.routes import route_for
 
 from .conftest import SMALL_FAQ, write_tree
@@ -30,7 +31,7 @@ def test_unreadable_bytes_are_reported_and_the_rest_loads(tmp_path: Path) -> Non
 
 
 def test_bundled_knowledge_loads_cleanly() -> None:
-    knowledge = load_knowledge([default_knowledge_path()])
+    knowledge = load_knowledge([bundled_knowledge()])
     assert not knowledge.errors, [str(p) for p in knowledge.errors]
     assert len(knowledge.entries) >= 10
     for entry in knowledge.entries:

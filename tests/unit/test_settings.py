@@ -163,3 +163,16 @@ def test_every_setting_is_documented_in_the_readme_and_the_example_config(tmp_pa
     config = tmp_path / "uncommented.toml"
     config.write_text(uncommented, encoding="utf-8")
     assert load_settings(config, environ={}).chat.cooldown_seconds == 600  # every default, uncommented, is valid
+
+
+def test_knowledge_limits_come_from_the_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "faq.yml").write_text("- question: Big?\n  answer: " + "x" * 5_000 + "\n", encoding="utf-8")
+    (folder / "small.yml").write_text("- question: Small?\n  answer: yes\n", encoding="utf-8")
+    assert main(["check", "--knowledge", str(folder)]) == 0
+    capsys.readouterr()
+    config = write(tmp_path / "c.toml", "[knowledge]\nmax_file_bytes = 2000\n")
+    assert main(["check", "--knowledge", str(folder), "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "faq.yml" in out and "small.yml" not in out
