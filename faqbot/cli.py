@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faqbot import __version__
+from faqbot.answer_stats import stats_report
+from faqbot.bot import Bot
 from faqbot.evaluation import evaluate, format_report, load_labelled_questions
 from faqbot.flood_control import Rate
+from faqbot.gaps import LexicalSimilarity, SemanticSimilarity, gaps_report
 from faqbot.health import Health, Heartbeat
 from faqbot.health import check as check_health
+from faqbot.learned_phrasings import export_yaml, learned_json, learned_text, read_learned
 from faqbot.live_knowledge import KnowledgeWatcher
 from faqbot.logging_setup import configure_logging
 from faqbot.matching.decision import Mode, Outcome
@@ -35,6 +41,9 @@ from faqbot.sources.bundled import bundled_knowledge
 from faqbot.sources.loader import KnowledgeLoader
 from faqbot.sources.model import Knowledge
 from faqbot.state_folder import StateFolder, StateFolderError
+from faqbot.store.interface import Store, StoreError, StoreMissing
+from faqbot.store.recorder import BackgroundRecorder
+from faqbot.store.records import LearnedPhrasing
 
 if TYPE_CHECKING:
     from faqbot.matching.vectors import SemanticSource
@@ -99,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("config", parents=common, help="print the effective configuration, secrets masked")
     commands.add_parser("health", parents=common, help="exit 0 when the running bot's heartbeat is fresh")
+
+    gaps = commands.add_parser("gaps", parents=common, help="what members asked and did not get, grouped")
+    stats = commands.add_parser("stats", parents=common, help="per entry: answers, removals, ratings")
+    for report in (gaps, stats):
+        report.add_argument("--since", type=float, metavar="DAYS", help="only the last DAYS days")
+        report.add_argument("--json", action="store_true", help="one JSON object")
+
+    learned = commands.add_parser("learned", parents=common, help="phrasings moderators' corrections taught")
+    what = learned.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="one JSON object")
+    what.add_argument("--forget", type=int, metavar="ID", help="delete one learned phrasing")
+    what.add_argument("--export", action="store_true", help="print a YAML file to commit to the knowledge folder")
+
+    teach = commands.add_parser("teach", parents=common, help="teach the bot a way of asking for an entry")
+    teach.add_argument("question", help="the member's words")
+    teach.add_argument("entry", help="the id of the entry that answers them")
     return parser
 
 
@@ -185,6 +210,7 @@ def command_ask(args: argparse.Namespace, settings: Settings) -> int:
     # A dry run: each question stands alone, with no cooldown and no flood control.
     chat = dataclasses.replace(settings.chat, cooldown_seconds=0, asks_per_member=_UNLIMITED, asks_per_room=_UNLIMITED)
     responder = Responder(knowledge, chat, vectors=_semantic(settings))
+    responder.set_learned(_learned_for_a_dry_run(settings))
     questions = [" ".join(args.question)] if args.question else None
     lines = questions if questions is not None else (line.rstrip("\n") for line in sys.stdin)
     for question in lines:
@@ -247,7 +273,9 @@ def command_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"faqbot: {problem}", file=sys.stderr)
     if not questions:
         raise UsageError(f"no labelled questions to evaluate in {args.questions}")
-    report = evaluate(MatchIndex(knowledge.entries, vectors=_semantic(settings)), questions)
+    responder = Responder(knowledge, settings.chat, vectors=_semantic(settings))
+    responder.set_learned(_learned_for_a_dry_run(settings))
+    report = evaluate(responder.index, questions)
     print(format_report(report, show_failures=args.failures))
     return 0
 
@@ -264,6 +292,105 @@ def command_health(args: argparse.Namespace, settings: Settings) -> int:
     healthy, why = check_health(StateFolder(settings.state_dir), settings.heartbeat_seconds)
     print(f"faqbot: {why}", file=sys.stdout if healthy else sys.stderr)
     return 0 if healthy else 1
+
+
+def _learned_for_a_dry_run(settings: Settings) -> list[LearnedPhrasing]:
+    """What moderators taught the running bot, read without changing the store, so a dry run
+    says what the bot would say. A store that cannot be read costs only a warning."""
+    try:
+        return read_learned(settings.store)
+    except StoreError as error:
+        print(f"faqbot: warning: answering without learned phrasings: {error}", file=sys.stderr)
+        return []
+
+
+def _read_store(settings: Settings) -> Store | None:
+    """The store for a report, opened read-only; None when the bot has recorded nothing yet."""
+    try:
+        return settings.store.open(read_only=True)
+    except StoreMissing:
+        return None
+    except StoreError as error:
+        raise UsageError(f"cannot read the store: {error}") from None
+
+
+def command_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    _, knowledge = _load(settings)
+    store = _read_store(settings)
+    if store is None:
+        print(json.dumps({"groups": []}) if args.json else "Nothing recorded yet: run the bot first.")
+        return 0
+    try:
+        source = _semantic(settings)
+        similarity = SemanticSimilarity(source) if source is not None else LexicalSimilarity()
+        index = MatchIndex(knowledge.entries, vectors=source)
+        report = gaps_report(store, index=index, similarity=similarity, since_days=args.since)
+    finally:
+        store.close()
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.to_text())
+    return 0
+
+
+def command_stats(args: argparse.Namespace, settings: Settings) -> int:
+    store = _read_store(settings)
+    if store is None:
+        print(json.dumps({"entries": []}) if args.json else "Nothing recorded yet: run the bot first.")
+        return 0
+    try:
+        report = stats_report(store, since_days=args.since)
+    finally:
+        store.close()
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.to_text())
+    return 0
+
+
+def command_learned(args: argparse.Namespace, settings: Settings) -> int:
+    _, knowledge = _load(settings)
+    if args.forget is not None:
+        try:
+            store = settings.store.open()
+        except StoreError as error:
+            raise UsageError(f"cannot open the store: {error}") from None
+        try:
+            forgotten = store.forget_phrasing(args.forget)
+        finally:
+            store.close()
+        if not forgotten:
+            raise UsageError(f"no learned phrasing {args.forget} (see `faqbot learned`)")
+        print(f"Forgot learned phrasing {args.forget}; a running bot drops it at its next `!faq reload`.")
+        return 0
+    learned = _learned_for_a_dry_run(settings)
+    if args.export:
+        print(export_yaml(learned, knowledge, time.strftime("%Y-%m-%d")), end="")
+    elif args.json:
+        print(json.dumps(learned_json(learned, knowledge), ensure_ascii=False))
+    else:
+        print(learned_text(learned, knowledge))
+    return 0
+
+
+def command_teach(args: argparse.Namespace, settings: Settings) -> int:
+    """The same path as a moderator's correction in chat: the responder learns, the store keeps it."""
+    _, knowledge = _load(settings)
+    if knowledge.by_id(args.entry) is None:
+        close = difflib.get_close_matches(args.entry, [e.id for e in knowledge.entries], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else " (see `faqbot list`)"
+        raise UsageError(f"no entry with id '{args.entry}'{hint}")
+    try:
+        StateFolder.open(settings.state_dir)
+    except StateFolderError as error:
+        raise UsageError(str(error)) from None
+    recorder = BackgroundRecorder(settings.store.open).start()
+    responder = Responder(knowledge, settings.chat, vectors=_semantic(settings))
+    bot = Bot(responder, "cli", recorder=recorder)
+    bot.restore()
+    taught = bot.teach(args.question, args.entry)
+    recorder.close()
+    bot.close()
+    if not taught or recorder.written == 0:
+        raise UsageError("the store did not keep it (see the messages above)")
+    print(f"Learned: “{args.question}” → {args.entry}")
+    return 0
 
 
 _EXTRAS = {"discord": ("discord", "discord.py"), "matrix": ("nio", "matrix-nio")}
@@ -312,6 +439,10 @@ COMMANDS = {
     "run": command_run,
     "config": command_config,
     "health": command_health,
+    "gaps": command_gaps,
+    "stats": command_stats,
+    "learned": command_learned,
+    "teach": command_teach,
 }
 
 

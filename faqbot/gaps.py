@@ -370,9 +370,12 @@ def gaps_report(
     index: MatchIndex | None = None,
     similarity: TextSimilarity | None = None,
     since_days: float | None = None,
+    platform: str | None = None,
+    conversation_id: str | None = None,
 ) -> GapsReport:
-    """`faqbot gaps [--since DAYS]` over `store` (since_days None: everything kept)."""
-    records = store.gap_records(since_days)
+    """`faqbot gaps [--since DAYS]` over `store` (since_days None: everything kept); one
+    conversation's only (`!faq gaps` in chat) when `platform` and `conversation_id` are given."""
+    records = store.gap_records(since_days, platform, conversation_id)
     groups = group_gaps(records, index=index, similarity=similarity)
     days = store.retention_days if since_days is None else min(since_days, store.retention_days)
     return GapsReport(tuple(groups), days, len(records))

@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from faqbot.matching.text import content_terms
 from faqbot.sources.model import Knowledge, Phrasing
 from faqbot.store.interface import StoreMissing
 from faqbot.store.records import LearnedPhrasing, phrasing_key
@@ -115,3 +118,35 @@ def learned_text(learned: Sequence[LearnedPhrasing], knowledge: Knowledge | None
     lines.append("")
     lines.append("`faqbot learned --forget ID` deletes one.")
     return "\n".join(lines)
+
+
+def export_yaml(learned: Sequence[LearnedPhrasing], knowledge: Knowledge, today: str) -> str:
+    """`faqbot learned --export`: one YAML file of `extends` items that moderators review and
+    commit into the knowledge folder, so the files alone answer what the store taught.
+
+    Only what `faqbot check` will accept is exported: phrasings of entries that still exist,
+    whose wording no entry of the files already has (as the duplicate-phrasing check reads
+    wordings), each once."""
+    taken = {_check_key(text) for entry in knowledge.entries for text in (entry.title, *entry.questions)}
+    ids = {entry.id for entry in knowledge.entries}
+    by_entry: dict[str, list[str]] = {}
+    for phrasing in sorted(learned, key=lambda p: (p.entry_id, p.at, p.id)):
+        key = _check_key(phrasing.text)
+        if phrasing.entry_id not in ids or not key or key in taken:
+            continue
+        taken.add(key)
+        by_entry.setdefault(phrasing.entry_id, []).append(" ".join(phrasing.text.split()))
+    header = (
+        f"# Learned phrasings, exported by `faqbot learned --export` on {today}: members' words that\n"
+        "# moderators pointed at these entries. Review them, then commit this file to the knowledge\n"
+        "# folder; `faqbot check` validates it. Each item adds ways of asking to an entry defined elsewhere.\n"
+    )
+    items = [{"extends": entry_id, "alternates": texts} for entry_id, texts in sorted(by_entry.items())]
+    if not items:
+        return header + "[]\n"
+    return header + yaml.safe_dump(items, allow_unicode=True, sort_keys=False, width=1000)
+
+
+def _check_key(text: str) -> tuple[str, ...]:
+    """A wording as `faqbot check`'s duplicate-phrasing rule compares them."""
+    return tuple(sorted(content_terms(text)))

@@ -166,6 +166,22 @@ def _plain(reply: Reply) -> str:
         return f"Sorry, I don't have an answer for that. Try {prefix} list to see what I know."
     if reply.kind is ReplyKind.SLOW_DOWN:
         return "That's a lot of questions at once: I'll answer again in a minute."
+    if reply.kind is ReplyKind.MODERATORS_ONLY:
+        return "Only moderators can do that."
+    if reply.kind is ReplyKind.PASSIVE_SET:
+        if reply.passive_enabled:
+            return "I'll answer plain questions here again when I'm confident."
+        return f"I won't answer plain questions here any more; {prefix} <question> still works."
+    if reply.kind is ReplyKind.RELOADED:
+        entries, errors = reply.reloaded
+        problems = f"; {errors} problems, see `faqbot check`" if errors else ""
+        return f"Reloaded the knowledge: {entries} entries{problems}."
+    if reply.kind is ReplyKind.GAPS:
+        if not reply.gaps:
+            return "Nothing asked here in the last 30 days went unanswered."
+        lines = ["Asked here in the last 30 days and not answered well (faqbot gaps has all rooms):"]
+        lines += [f"- {gap.count}× “{gap.example}”: {gap.advice}" for gap in reply.gaps]
+        return defuse_mentions("\n".join(lines))
     if reply.kind is ReplyKind.LIST and reply.listing is not None:
         listing = reply.listing
         lines = [f"What I can answer (page {listing.page} of {listing.page_count}, {listing.total} topics):"]
@@ -237,7 +253,7 @@ def render_matrix(reply: Reply) -> MatrixText:
             + "</ul>"
         )
     else:
-        formatted = f"<p>{html.escape(body)}</p>"
+        formatted = "<p>" + html.escape(body).replace("\n", "<br>") + "</p>"
     return MatrixText(body=body, formatted_body=repair_surrogates(defuse_mentions(formatted)))
 
 

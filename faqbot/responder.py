@@ -12,18 +12,31 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from faqbot.flood_control import MEMBER_ASKS, ROOM_ASKS, Admission, FloodControl, Rate
+from faqbot.learned_phrasings import apply_learned
 from faqbot.matching.calibration import Thresholds
 from faqbot.matching.decision import Decision, Mode, Outcome, Why, decide, settled_without_ranking
 from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.sources.model import Entry, Knowledge
+from faqbot.store.records import LearnedPhrasing
 
 if TYPE_CHECKING:
     from faqbot.matching.vectors import SemanticSource
+
+
+@dataclass(frozen=True)
+class RepliedMessage:
+    """The message a member's message replies to, as the platform reports it (the replied-to
+    event itself, never a quoted fallback). `text` is None where the platform withholds it."""
+
+    message_id: str
+    text: str | None = None
+    author_id: str | None = None
+    from_bot: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,8 @@ class IncomingMessage:
     with their name: see `text.addressee`), which keeps passive answers out of it.
     `parent_id` is the channel a thread belongs to: a thread of a channel where passive
     answers are off is quiet too. `sender_id` is only held in memory, for flood control.
+    `moderator` says the platform counts the sender as a moderator; `replying_to` is the
+    message this one replies to: `!faq ...` sent as a reply points the bot at it.
     """
 
     text: str
@@ -45,6 +60,9 @@ class IncomingMessage:
     addressed: bool = False
     to_someone_else: bool = False
     parent_id: str | None = None
+    message_id: str | None = None
+    moderator: bool = False
+    replying_to: RepliedMessage | None = None
 
 
 class ReplyKind(Enum):
@@ -54,6 +72,36 @@ class ReplyKind(Enum):
     LIST = "list"
     HELP = "help"
     SLOW_DOWN = "slow_down"  # flood control: said once, then silence until the member may ask again
+    MODERATORS_ONLY = "moderators_only"  # a moderator's command from someone else
+    PASSIVE_SET = "passive_set"  # `!faq passive on|off` took effect here
+    RELOADED = "reloaded"  # `!faq reload`: how many entries, how many files with errors
+    GAPS = "gaps"  # `!faq gaps`: what members here asked and did not get
+
+
+class Action(Enum):
+    """Work a verdict asks of whoever runs the responder: it needs files or the store."""
+
+    RELOAD = "reload"
+    SHOW_GAPS = "show_gaps"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A labelled example from a moderator: these words of a member's (message `message_id`)
+    ask for entry `entry_id`. It becomes a learned phrasing of that entry."""
+
+    text: str
+    entry_id: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GapLine:
+    """One line of `!faq gaps`: how many questions, one member's wording, what to do about it."""
+
+    count: int
+    example: str
+    advice: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +133,8 @@ class Reply:
     listing: Listing | None = None
     command_prefix: str = "!faq"
     passive_enabled: bool = True  # help says whether plain questions get answers here
+    reloaded: tuple[int, int] = (0, 0)  # RELOADED: entries now, knowledge errors
+    gaps: tuple[GapLine, ...] = ()  # GAPS; their examples are members' words: rendering defuses them
 
 
 @dataclass(frozen=True)
@@ -113,6 +163,10 @@ class Verdict:
     reply: Reply | None
     why: Why
     decision: Decision | None = None
+    action: Action | None = None  # to be done by the caller (`faqbot.bot.Bot`), then the reply made
+    lesson: Lesson | None = None  # a moderator's correction, already learned by this responder
+    reply_to: str | None = None  # answer this message instead of the one handled (a pointed-at member's)
+    passive_change: bool | None = None  # `!faq passive on|off` set this, for the caller to keep
 
 
 def judge(
@@ -147,6 +201,8 @@ def judge(
 
 _LIST_WORDS = {"list", "ls", "all", "topics", "index"}
 _HELP_WORDS = {"help", "?", "commands", "usage"}
+_ON_OFF = {"on": True, "off": False}
+_MODERATOR_WORDS = {"reload", "passive", "gaps"}
 _PAGE_PATTERN = re.compile(r"^(?:page\s*)?(\d{1,4})$")
 _COOLDOWN_MEMORY = 10_000  # (conversation, entry) pairs remembered; a busy server never grows past it
 
@@ -161,17 +217,42 @@ class Responder:
     vectors: SemanticSource | None = None  # optional meaning-based matching (`faqbot[vectors]`, `[encoder]`)
 
     def __post_init__(self) -> None:
-        self._index = MatchIndex(self.knowledge.entries, vectors=self.vectors)
+        self._learned: list[LearnedPhrasing] = []
+        self._index = self._build_index(self.knowledge)
         self._passive_overrides: dict[str, bool] = {}
         self._last_answered: dict[tuple[str, str], float] = {}
         self._flood = FloodControl(self.settings.asks_per_member, self.settings.asks_per_room)
 
     # -- knowledge -----------------------------------------------------------
 
+    def _build_index(self, knowledge: Knowledge) -> MatchIndex:
+        """The index over the files' entries, with learned phrasings added (the files win)."""
+        entries = apply_learned(knowledge, self._learned).knowledge.entries if self._learned else knowledge.entries
+        return MatchIndex(entries, vectors=self.vectors)
+
     def replace_knowledge(self, knowledge: Knowledge) -> None:
         """Swap in freshly loaded knowledge (live reloads); the index is built before the swap."""
-        index = MatchIndex(knowledge.entries, vectors=self.vectors)
+        index = self._build_index(knowledge)
         self._index, self.knowledge = index, knowledge
+
+    def set_learned(self, learned: Sequence[LearnedPhrasing]) -> None:
+        """Use these learned phrasings (from the store) from now on."""
+        self._learned = list(learned)
+        self._index = self._build_index(self.knowledge)
+
+    def learn(self, lesson: Lesson) -> bool:
+        """Learn a member's words as a phrasing of an entry, at once; False when there is no such
+        entry, or the words say nothing matching can use."""
+        if self.knowledge.by_id(lesson.entry_id) is None or not lesson.text.strip():
+            return False
+        at = self.clock()
+        self._learned.append(LearnedPhrasing(-len(self._learned) - 1, lesson.text.strip(), lesson.entry_id, at))
+        self._index = self._build_index(self.knowledge)
+        return True
+
+    @property
+    def learned(self) -> tuple[LearnedPhrasing, ...]:
+        return tuple(self._learned)
 
     @property
     def index(self) -> MatchIndex:
@@ -271,6 +352,9 @@ class Responder:
     def _run_command(self, argument: str, message: IncomingMessage, explain: bool) -> Verdict:
         words = argument.split()
         first = words[0].lower() if words else ""
+        pointed = self._pointed_at(message)
+        if pointed is not None and (not words or first not in _HELP_WORDS | _LIST_WORDS | _MODERATOR_WORDS):
+            return self._answer_pointed(argument, message, pointed, explain)
         if not words or first in _HELP_WORDS:
             return Verdict(self.help_reply(message.conversation_id, message.parent_id), Why.COMMAND)
         if first in _LIST_WORDS and len(words) <= 3:
@@ -278,7 +362,70 @@ class Responder:
             page_match = _PAGE_PATTERN.match(rest) if rest else None
             if not rest or page_match:
                 return Verdict(self.listing_reply(int(page_match.group(1)) if page_match else 1), Why.COMMAND)
+        if first in _MODERATOR_WORDS and len(words) <= 2:
+            moderated = self._moderator_command(words, message)
+            if moderated is not None:
+                return moderated
+        by_id = self.knowledge.by_id(argument)
+        if by_id is not None:  # `!faq funding`: an entry asked for by its id
+            return self.chosen_entry(by_id, message.conversation_id)
         return self._explicit_answer(argument, message, explain)
+
+    def chosen_entry(self, entry: Entry, conversation_id: str) -> Verdict:
+        """The answer of an entry a member or moderator chose (by id, from a menu): certain."""
+        reply = self.answer_entry(entry.id, conversation_id)
+        chosen = Candidate(entry, 1.0, 1.0, 0.0, entry.title, coverage=1.0, known=1.0, confidence=1.0)
+        return Verdict(reply, Why.CLEARED_BAR, Decision(Outcome.ANSWER, chosen, (chosen,), Why.CLEARED_BAR, 1.0))
+
+    def _moderator_command(self, words: list[str], message: IncomingMessage) -> Verdict | None:
+        """`!faq reload`, `!faq passive on|off`, `!faq gaps`; None when the words are not one."""
+        first = words[0].lower()
+        setting = _ON_OFF.get(words[1].lower()) if len(words) == 2 else None
+        if first == "passive" and setting is None:
+            return None  # "!faq passive answers?" is a question
+        if first != "passive" and len(words) != 1:
+            return None
+        prefix = self.settings.command_prefix
+        if not message.moderator:
+            return Verdict(Reply(ReplyKind.MODERATORS_ONLY, command_prefix=prefix), Why.COMMAND)
+        if first == "passive":
+            assert setting is not None
+            self.set_passive(message.conversation_id, setting)
+            reply = Reply(ReplyKind.PASSIVE_SET, passive_enabled=setting, command_prefix=prefix)
+            return Verdict(reply, Why.COMMAND, passive_change=setting)
+        action = Action.RELOAD if first == "reload" else Action.SHOW_GAPS
+        return Verdict(None, Why.COMMAND, action=action)
+
+    @staticmethod
+    def _pointed_at(message: IncomingMessage) -> RepliedMessage | None:
+        """The member's message a `!faq ...` reply points the bot at (not the bot's own, not oneself)."""
+        replied = message.replying_to
+        if replied is None or replied.from_bot or replied.author_id == message.sender_id:
+            return None
+        return replied
+
+    def _answer_pointed(
+        self, argument: str, message: IncomingMessage, pointed: RepliedMessage, explain: bool
+    ) -> Verdict:
+        """`!faq [entry id or question]` as a reply to a member's message: the answer goes to that
+        member's message. A moderator naming the entry (by id, or by a question the bot answers)
+        labels the member's words: the bot learns them as a phrasing of that entry."""
+        entry = self.knowledge.by_id(argument) if argument else None
+        if entry is not None:
+            verdict = self.chosen_entry(entry, message.conversation_id)
+        else:
+            question = argument or (pointed.text or "")
+            if not question.strip():
+                return Verdict(self.help_reply(message.conversation_id, message.parent_id), Why.COMMAND)
+            verdict = self._explicit_answer(question, message, explain)
+        reply = verdict.reply
+        if reply is None or reply.kind is not ReplyKind.ANSWER or reply.entry is None:
+            return verdict  # a "did you mean" or "no answer" is for the one who asked
+        lesson = None
+        if message.moderator and argument and pointed.text and pointed.text.strip():
+            lesson = Lesson(pointed.text.strip(), reply.entry.id, pointed.message_id)
+            self.learn(lesson)
+        return replace(verdict, reply_to=pointed.message_id, lesson=lesson)
 
     def _judge(self, text: str, mode: Mode, to_someone_else: bool, explain: bool) -> Decision:
         return judge(

@@ -28,6 +28,7 @@ from faqbot.sources.limits import KnowledgeLimits, TextBudget
 from faqbot.sources.markdown_source import parse_markdown_page
 from faqbot.sources.model import (
     Entry,
+    Extension,
     Knowledge,
     LinkReference,
     ParsedFile,
@@ -89,12 +90,14 @@ class KnowledgeLoader:
             load.read_root(root)
         self._last_good, self._last_good_titles = load.last_good, load.titles
         taught = [t for parsed in load.files for t in parsed.taught]
+        extensions = [x for parsed in load.files for x in parsed.extensions]
         links = [link for parsed in load.files for link in parsed.links]
         for parsed in load.files:
             knowledge.entries += parsed.entries
             knowledge.problems += parsed.problems
         _drop_duplicate_ids(knowledge)
         _attach_taught_phrasings(knowledge, taught)
+        _attach_extensions(knowledge, extensions)
         _check_links(knowledge, links)
         _check_duplicate_phrasings(knowledge)
         return knowledge
@@ -280,6 +283,27 @@ def _attach_taught_phrasings(knowledge: Knowledge, taught: list[TaughtPhrasing])
         if number is None:
             continue  # reported by the link check
         gathered.setdefault(number, []).append(Phrasing(item.question, item.path, item.line))
+    for number, phrasings in gathered.items():
+        entry = knowledge.entries[number]
+        knowledge.entries[number] = dataclasses.replace(entry, phrasings=(*entry.phrasings, *phrasings))
+
+
+def _attach_extensions(knowledge: Knowledge, extensions: list[Extension]) -> None:
+    """`extends` items: their alternates join the entry with that id, or the page or section at
+    that route; one that names nothing the knowledge has is an error, at its line."""
+    by_id = {entry.id: number for number, entry in enumerate(knowledge.entries)}
+    routes = _routes(knowledge)
+    gathered: dict[int, list[Phrasing]] = {}
+    for extension in extensions:
+        target = extension.target
+        number = by_id.get(target)
+        if number is None:
+            number = routes.get(target) if target in routes else routes.get(target.rstrip("/") or "/")
+        if number is None:
+            message = f"extends '{target}', which is no entry id or page route of the knowledge"
+            knowledge.problems.append(Problem(extension.path, extension.line, message))
+            continue
+        gathered.setdefault(number, []).extend(extension.alternates)
     for number, phrasings in gathered.items():
         entry = knowledge.entries[number]
         knowledge.entries[number] = dataclasses.replace(entry, phrasings=(*entry.phrasings, *phrasings))

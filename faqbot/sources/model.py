@@ -83,6 +83,17 @@ class TaughtPhrasing:
     line: int
 
 
+@dataclass(frozen=True)
+class Extension:
+    """Alternates for an entry defined elsewhere (`- extends: ID or route`), e.g. the phrasings
+    moderators' corrections taught the bot, exported by `faqbot learned --export`."""
+
+    target: str
+    alternates: tuple[Phrasing, ...]
+    path: str
+    line: int
+
+
 @dataclass
 class ParsedFile:
     """What one knowledge file contributes, before whole-knowledge checks."""
@@ -91,6 +102,7 @@ class ParsedFile:
     taught: list[TaughtPhrasing] = field(default_factory=list)
     links: list[LinkReference] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    extensions: list[Extension] = field(default_factory=list)
     alias_expansion: int = 0
     """Characters YAML aliases added beyond the file's own text; they count towards the limits."""
 

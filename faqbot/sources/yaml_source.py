@@ -1,5 +1,6 @@
 """YAML FAQ files: a list of entries, each `question` + `answer` (Markdown) and
-optionally `id`, `alternates`, `link`, `tags`."""
+optionally `id`, `alternates`, `link`, `tags`; or `extends` (an entry's id or a page's
+route, defined in another file) + `alternates`, which adds ways of asking to that entry."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import yaml
 
 from faqbot.sources.markdown_clean import clean_markdown, links_in, plain_text
-from faqbot.sources.model import Entry, LinkReference, ParsedFile, Phrasing, Problem, Severity
+from faqbot.sources.model import Entry, Extension, LinkReference, ParsedFile, Phrasing, Problem, Severity
 from faqbot.sources.routes import (
     is_absolute_url,
     is_unsafe_link,
@@ -20,6 +21,7 @@ from faqbot.sources.routes import (
 from faqbot.sources.safe_yaml import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANSION, BoundedSafeLoader, load_yaml
 
 KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
+EXTENSION_KEYS = frozenset({"extends", "alternates"})
 
 
 class LineNumberLoader(BoundedSafeLoader):
@@ -92,10 +94,36 @@ def parse_faq_file(
         return parsed
     group = group_title_for(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     for item in data:
+        if isinstance(item, dict) and "extends" in item:
+            _extension_from_item(item, path, parsed)
+            continue
         entry = _entry_from_item(item, path, group, base_url, parsed)
         if entry is not None:
             parsed.entries.append(entry)
     return parsed
+
+
+def _extension_from_item(item: dict[str, Any], path: str, parsed: ParsedFile) -> None:
+    """`- extends: funding` + `alternates: [...]`: ways of asking for an entry defined elsewhere."""
+    line = item.pop("__line__")
+    key_lines: dict[str, int] = item.pop("__key_lines__")
+    for key in item:
+        if key not in EXTENSION_KEYS:
+            message = f"'{key}' does not belong in an 'extends' item (only 'alternates' does)"
+            parsed.problems.append(Problem(path, key_lines.get(key, line), message))
+            return
+    target = _as_text(item.get("extends"))
+    if target is None or not target.strip():
+        parsed.problems.append(Problem(path, key_lines.get("extends", line), "'extends' must be an entry id or route"))
+        return
+    alternates = _strings(item.get("alternates"))
+    if not alternates:
+        message = "an 'extends' item needs 'alternates': the ways of asking to add"
+        parsed.problems.append(Problem(path, key_lines.get("alternates", line), message))
+        return
+    alternate_line = key_lines.get("alternates", line)
+    phrasings = tuple(Phrasing(a.strip(), path, alternate_line) for a in alternates if a.strip())
+    parsed.extensions.append(Extension(target.strip(), phrasings, path, key_lines.get("extends", line)))
 
 
 def _entry_from_item(item: object, path: str, group: str, base_url: str | None, parsed: ParsedFile) -> Entry | None:

@@ -99,9 +99,12 @@ class Store(Protocol):
         """Rooms of `platform` where a moderator turned passive answers on or off."""
         ...
 
-    def gap_records(self, since_days: float | None = None) -> list[GapRecord]:
+    def gap_records(
+        self, since_days: float | None = None, platform: str | None = None, conversation_id: str | None = None
+    ) -> list[GapRecord]:
         """Questions left unanswered, silent-but-question, suggested-only, rated down
-        (more 👎 than 👍) or removed, newest first, excluding those a moderator corrected."""
+        (more 👎 than 👍) or removed, newest first, excluding those a moderator corrected;
+        only one conversation's when `platform` and `conversation_id` are given."""
         ...
 
     def entry_counts(self, since_days: float | None = None) -> list[EntryCounts]:

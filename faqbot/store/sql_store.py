@@ -386,18 +386,24 @@ class SqlStore:
             ).fetchall()
         return {conversation: bool(passive) for conversation, passive in rows}
 
-    def gap_records(self, since_days: float | None = None) -> list[GapRecord]:
+    def gap_records(
+        self, since_days: float | None = None, platform: str | None = None, conversation_id: str | None = None
+    ) -> list[GapRecord]:
         cutoff = self._cutoff(since_days)
+        where, parameters = "", [cutoff]
+        if platform is not None and conversation_id is not None:
+            where = " AND i.platform = ? AND i.conversation_id = ?"
+            parameters += [platform, conversation_id]
         with self._transaction(write=False) as run:
             rows = run(
                 "SELECT i.id, i.at, i.question, i.outcome, i.entry_id, i.score, i.removed_at"
                 f" FROM faqbot_interactions i LEFT JOIN ({_RATING_TOTALS}) r ON r.interaction_id = i.id"
-                " WHERE i.at >= ?"
+                f" WHERE i.at >= ?{where}"
                 " AND (i.outcome <> 'answered' OR i.removed_at IS NOT NULL OR COALESCE(r.down, 0) > COALESCE(r.up, 0))"
                 " AND NOT EXISTS (SELECT 1 FROM faqbot_learned l"
                 "   WHERE l.platform = i.platform AND l.message_id = i.question_id)"
                 " ORDER BY i.at DESC, i.id DESC LIMIT ?",
-                (cutoff, MAX_GAP_RECORDS),
+                (*parameters, MAX_GAP_RECORDS),
             ).fetchall()
         records = []
         for interaction_id, at, question, outcome, entry_id, score, removed_at in rows:

@@ -99,3 +99,40 @@ def test_relative_links_must_point_at_routes_the_knowledge_has(tmp_path: Path) -
     assert "faq.yml:2: link to '/about/threads#nope': page '/about/threads' has no section '#nope'" in messages[1]
     assert "faq.yml:6: link to '/about/gone', a page the knowledge does not have" in messages[2]
     assert "threads.md:3: link to '/nowhere'" in messages[0]
+
+
+def test_extends_adds_alternates_to_an_entry_defined_elsewhere(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "faq.yml": "- id: funding\n  question: Who pays for this server?\n  answer: Members do.\n",
+            "about/threads.md": "# Threads\n\nWe federate.\n\n## Blocking\n\nBlock it yourself.\n",
+            "learned.yml": (
+                "- extends: funding\n  alternates: [who keeps the lights on]\n"
+                "- extends: /about/threads#blocking\n  alternates:\n    - can i hide meta posts\n"
+            ),
+        },
+    )
+    knowledge = load_knowledge([tmp_path])
+    assert not knowledge.errors, knowledge.errors
+    assert "who keeps the lights on" in knowledge.by_id("funding").questions
+    assert "can i hide meta posts" in knowledge.by_id("about/threads#blocking").questions
+    assert len(knowledge.entries) == 3  # extensions are no entries of their own
+
+
+def test_a_broken_extends_item_is_reported_at_its_line(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "faq.yml": "- id: funding\n  question: Who pays?\n  answer: Members do.\n",
+            "learned.yml": (
+                "- extends: fundng\n  alternates: [who keeps the lights on]\n"
+                "- extends: funding\n  answer: not allowed here\n"
+                "- extends: funding\n"
+            ),
+        },
+    )
+    messages = {(p.line, p.message) for p in load_knowledge([tmp_path]).errors}
+    assert (1, "extends 'fundng', which is no entry id or page route of the knowledge") in messages
+    assert (4, "'answer' does not belong in an 'extends' item (only 'alternates' does)") in messages
+    assert (5, "an 'extends' item needs 'alternates': the ways of asking to add") in messages

@@ -1,0 +1,228 @@
+"""The platform-free bot: the responder's decisions, and what they cause.
+
+Adapters hand every member's message to `Bot.handle` (from async code, `Bot.ahandle`,
+which runs it on the bot's one worker thread so matching never holds up the event
+loop and the responder's state is only ever touched by one thread). What the
+responder decided may need more than a reply: a moderator's correction is learned
+and kept, `!faq passive on|off` is kept, `!faq reload` reads the files again,
+`!faq gaps` reads the store. After sending, the adapter calls `Bot.sent` so the
+exchange is recorded, and reports ratings and removals the same way. Recording goes
+through the store's background writer: it never delays or breaks an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from faqbot.gaps import LexicalSimilarity, gaps_report
+from faqbot.matching.decision import Mode, Why
+from faqbot.responder import (
+    Action,
+    GapLine,
+    IncomingMessage,
+    Lesson,
+    Reply,
+    ReplyKind,
+    Responder,
+    Verdict,
+)
+from faqbot.sources.model import Knowledge
+from faqbot.store.interface import StoreError
+from faqbot.store.recorder import BackgroundRecorder
+from faqbot.store.records import interaction_for
+
+log = logging.getLogger("faqbot")
+
+T = TypeVar("T")
+
+CHAT_GAPS_DAYS = 30  # `!faq gaps` in chat: this room's last month
+CHAT_GAPS_LINES = 5
+CHAT_GAP_EXAMPLE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What to send for one message (`reply`, None for silence) and where: `reply_to` is the
+    message to answer (the member's a moderator pointed at), None for the handled one."""
+
+    reply: Reply | None
+    verdict: Verdict
+    reply_to: str | None = None
+
+
+class Bot:
+    """One platform's bot: a responder, the store's writer (optional), and reloading."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        platform: str,
+        *,
+        recorder: BackgroundRecorder | None = None,
+        reload: Callable[[], Knowledge] | None = None,
+    ) -> None:
+        self.responder = responder
+        self.platform = platform
+        self.recorder = recorder
+        self._reload = reload
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"faqbot-{platform}")
+
+    # -- start and stop ------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Bring back what moderators taught and set (learned phrasings, passive on/off per room).
+        A store that is not there yet costs only this: the bot starts without them."""
+        if self.recorder is None:
+            return
+        try:
+            store = self.recorder.store
+            self.responder.set_learned(store.learned_phrasings())
+            for conversation, enabled in store.passive_settings(self.platform).items():
+                self.responder.set_passive(conversation, enabled)
+        except StoreError as error:
+            log.warning("starting without learned phrasings and room settings: %s", error)
+            return
+        log.info("restored %d learned phrasings", len(self.responder.learned))
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=False)
+
+    # -- messages ------------------------------------------------------------------------
+
+    def handle(self, message: IncomingMessage) -> Handled:
+        """Decide, then do what the decision asks (learn, keep a setting, reload, read gaps)."""
+        verdict = self.responder.consider(message)
+        reply = verdict.reply
+        if verdict.action is Action.RELOAD:
+            reply = self._reloaded()
+        elif verdict.action is Action.SHOW_GAPS:
+            reply = self._gaps(message.conversation_id)
+        if verdict.lesson is not None:
+            self._keep_lesson(verdict.lesson, message)
+        if verdict.passive_change is not None and self.recorder is not None:
+            self.recorder.set_passive(self.platform, message.conversation_id, verdict.passive_change)
+        return Handled(reply, verdict, verdict.reply_to)
+
+    async def ahandle(self, message: IncomingMessage) -> Handled:
+        """`handle` on the bot's worker thread."""
+        return await self.in_worker(self.handle, message)
+
+    async def in_worker(self, work: Callable[..., T], *args: object) -> T:
+        """Run `work` on the bot's one worker thread (responder state and store reads)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
+
+    def sent(self, message: IncomingMessage, handled: Handled, reply_id: str | None) -> None:
+        """Record what the bot did with a member's question, now that the reply (if any) is out.
+
+        Commands, ordinary chat, chat said to someone else and repeats on cooldown are not
+        recorded (see `store.records.outcome_to_record`). A reply that answers a member's message
+        a moderator pointed at is recorded against that message and that member's words."""
+        verdict = handled.verdict
+        decision = verdict.decision
+        if self.recorder is None or decision is None or verdict.why is Why.ON_COOLDOWN:
+            return
+        reply = handled.reply
+        mode = Mode.PASSIVE if reply is None or reply.passive else Mode.EXPLICIT
+        pointed = message.replying_to if handled.reply_to is not None else None
+        question = pointed.text if pointed is not None and pointed.text else message.text
+        interaction = interaction_for(
+            decision,
+            mode,
+            platform=self.platform,
+            conversation_id=message.conversation_id,
+            question=question,
+            question_id=handled.reply_to or message.message_id,
+            reply_id=reply_id,
+            user_id=(pointed.author_id if pointed is not None else None) or message.sender_id,
+            to_someone_else=message.to_someone_else and mode is Mode.PASSIVE,
+        )
+        if interaction is not None:
+            self.recorder.record(interaction)
+
+    def rated(self, reply_id: str, user_id: str, helpful: bool | None) -> None:
+        """👍 (True), 👎 (False) or a rating taken back (None) on one of the bot's replies."""
+        if self.recorder is not None:
+            self.recorder.rate(self.platform, reply_id, user_id, helpful)
+
+    def removed(self, reply_id: str) -> None:
+        """One of the bot's replies was removed (by its asker or a moderator)."""
+        if self.recorder is not None:
+            self.recorder.mark_removed(self.platform, reply_id)
+
+    def is_asker(self, reply_id: str, user_id: str) -> bool:
+        """Whether `user_id` asked the question `reply_id` answered (a store read: call it from
+        `in_worker`). Unknown when the store is unavailable: then False."""
+        if self.recorder is None:
+            return False
+        try:
+            return self.recorder.store.is_asker(self.platform, reply_id, user_id)
+        except StoreError as error:
+            log.warning("cannot tell who asked %s: %s", reply_id, error)
+            return False
+
+    def teach(self, text: str, entry_id: str) -> bool:
+        """`faqbot teach`: the same as a moderator's correction in chat, without the chat."""
+        lesson = Lesson(text, entry_id)
+        if not self.responder.learn(lesson):
+            return False
+        self._keep_lesson(lesson, None)
+        return True
+
+    # -- what decisions ask for ---------------------------------------------------------
+
+    def _keep_lesson(self, lesson: Lesson, message: IncomingMessage | None) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.learn(
+            lesson.text,
+            lesson.entry_id,
+            platform=self.platform if message is not None else None,
+            conversation_id=message.conversation_id if message is not None else None,
+            message_id=lesson.message_id,
+        )
+        log.info("learned a phrasing of %s from a moderator", lesson.entry_id)
+
+    def _reloaded(self) -> Reply:
+        prefix = self.responder.settings.command_prefix
+        if self._reload is None:
+            knowledge = self.responder.knowledge
+        else:
+            knowledge = self._reload()
+            self.responder.replace_knowledge(knowledge)
+            self.restore()
+        return Reply(
+            ReplyKind.RELOADED, reloaded=(len(knowledge.entries), len(knowledge.errors)), command_prefix=prefix
+        )
+
+    def _gaps(self, conversation_id: str) -> Reply:
+        """This room's recent gaps: only what was asked here, so no room sees another's questions."""
+        prefix = self.responder.settings.command_prefix
+        lines: tuple[GapLine, ...] = ()
+        if self.recorder is not None:
+            try:
+                report = gaps_report(
+                    self.recorder.store,
+                    index=self.responder.index,
+                    similarity=LexicalSimilarity(),
+                    since_days=CHAT_GAPS_DAYS,
+                    platform=self.platform,
+                    conversation_id=conversation_id,
+                )
+            except StoreError as error:
+                log.warning("cannot read the gaps: %s", error)
+            else:
+                lines = tuple(
+                    GapLine(group.count, _shortened(group.examples[0]), group.advice)
+                    for group in report.groups[:CHAT_GAPS_LINES]
+                )
+        return Reply(ReplyKind.GAPS, gaps=lines, command_prefix=prefix)
+
+
+def _shortened(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= CHAT_GAP_EXAMPLE_CHARS else text[: CHAT_GAP_EXAMPLE_CHARS - 1] + "…"
