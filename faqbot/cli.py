@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser("eval", parents=common, help="accuracy on a file of labelled questions")
     evaluation.add_argument("questions", type=Path, help="YAML list of {question, expect: id/route/URL or none}")
     evaluation.add_argument("--failures", type=int, default=50, metavar="N", help="show at most N failures")
+    evaluation.add_argument(
+        "--fail-under", type=float, metavar="SHARE", help="exit 1 when explicit accuracy is below SHARE (for CI)"
+    )
+    evaluation.add_argument(
+        "--max-false-triggers",
+        type=float,
+        metavar="SHARE",
+        help="exit 1 when more than SHARE of the `expect: none` lines get a passive answer (for CI)",
+    )
 
     run = commands.add_parser("run", parents=common, help="run the bot on a chat platform")
     run.add_argument("platform", choices=["discord", "matrix"])
@@ -277,7 +286,15 @@ def command_eval(args: argparse.Namespace, settings: Settings) -> int:
     responder.set_learned(_learned_for_a_dry_run(settings))
     report = evaluate(responder.index, questions)
     print(format_report(report, show_failures=args.failures))
-    return 0
+    failed = []
+    if args.fail_under is not None and report.in_scope and report.explicit_accuracy() < args.fail_under:
+        failed.append(f"explicit accuracy {report.explicit_accuracy():.1%} is below {args.fail_under:.1%}")
+    limit = args.max_false_triggers
+    if limit is not None and report.out_of_scope and report.false_triggers() > limit:
+        failed.append(f"false triggers {report.false_triggers():.1%} are above {limit:.1%}")
+    for reason in failed:
+        print(f"faqbot: {reason}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def command_config(args: argparse.Namespace, settings: Settings) -> int:

@@ -68,3 +68,18 @@ def test_eval_command_prints_the_summary_and_failures(tmp_path: Path, capsys: py
     assert "4 questions with an expected answer" in out
     assert "passive false triggers: 50.0% (1 lines)" in out
     assert "q.yaml:7: 'do you block threads?': expected bluesky; best threads (1.00)" in out
+
+
+def test_eval_can_gate_a_communitys_ci(tmp_path: Path, capsys) -> None:
+    folder = write_tree(tmp_path / "kb", {"faq.yml": SMALL_FAQ})
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(
+        "- question: do you block threads?\n  expect: threads\n"
+        "- question: quantum chromodynamics lecture notes\n  expect: funding\n"
+        "- question: my build broke again lol\n  expect: none\n",
+        encoding="utf-8",
+    )
+    base = ["eval", str(labels), "--knowledge", str(folder)]
+    assert main([*base, "--fail-under", "0.5", "--max-false-triggers", "0"]) == 0
+    assert main([*base, "--fail-under", "0.9"]) == 1
+    assert "explicit accuracy 50.0% is below 90.0%" in capsys.readouterr().err
