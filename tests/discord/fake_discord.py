@@ -13,9 +13,11 @@ moderator role, messages, reactions, application commands and interaction callba
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,12 @@ _snowflakes = itertools.count(900000000000000001)
 def snowflake() -> str:
     """A fresh, increasing id, as a string like Discord sends them."""
     return str(next(_snowflakes))
+
+
+def interaction_token() -> str:
+    """A reply credential shaped like Discord's (URL-safe base64, about 180 characters)."""
+    raw = f"interaction:{snowflake()}:{secrets.token_urlsafe(96)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def now_iso() -> str:
@@ -328,6 +336,8 @@ class FakeDiscord:
         guild: bool = True,
         message_type: int = 0,
         replying_to: dict[str, Any] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """MESSAGE_CREATE data as Discord sends it for a member's message (`replying_to`:
         the payload of the message it replies to)."""
@@ -343,8 +353,8 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": [user_payload(m, "faqbot" if m == BOT_ID else "user", bot=m == BOT_ID) for m in mentions],
             "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
+            "attachments": attachments or [],
+            "embeds": embeds or [],
             "pinned": False,
             "type": message_type,
             "flags": 0,
@@ -377,7 +387,7 @@ class FakeDiscord:
         mentioned = any(m["id"] == str(BOT_ID) for m in message["mentions"])
         return "guild_id" in message and not mentioned and not self.intents & MESSAGE_CONTENT_INTENT
 
-    async def create_thread(self, parent_id: int) -> int:
+    async def create_thread(self, parent_id: int, name: str = "a question") -> int:
         """THREAD_CREATE: a public thread in a text channel; returns its id."""
         thread_id = int(snowflake())
         await self.dispatch(
@@ -387,7 +397,7 @@ class FakeDiscord:
                 "guild_id": str(GUILD_ID),
                 "parent_id": str(parent_id),
                 "owner_id": str(MEMBER_ID),
-                "name": "a question",
+                "name": name,
                 "type": 11,
                 "last_message_id": None,
                 "rate_limit_per_user": 0,
@@ -436,7 +446,7 @@ class FakeDiscord:
             "channel_id": str(channel_id),
             "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "help"},
             "member": member_payload(user_id, name, roles),
-            "token": "interaction-token-" + snowflake(),
+            "token": interaction_token(),
             "version": 1,
             "app_permissions": str(EVERYONE_PERMISSIONS),
             "locale": "en-US",
