@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.discord.discord_limits import callback_refusal, message_refusal
+
 API_PREFIX = "/api/v10"
 JSON = "application/json"  # exactly this: discord.py ignores bodies typed `application/json; charset=utf-8`
 
@@ -209,6 +211,9 @@ class FakeDiscord:
     def __init__(self, token: str) -> None:
         self.token = token
         self.requests: list[RecordedRequest] = []
+        # Messages refused as Discord would refuse them (path, 400 body); the fixture fails a test
+        # that leaves any here, so a test expecting a refusal takes it out.
+        self.refusals: list[tuple[str, dict[str, Any]]] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
         self.messages: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
@@ -575,7 +580,9 @@ class FakeDiscord:
         if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
             return _json(self._store_commands(body or []))
         if (match := re.fullmatch(r"/channels/(\d+)/messages", path)) and method == "POST":
-            return _json(await self._create_message(match.group(1), body or {}))
+            if refused := self._refuse_invalid(path, message_refusal(body)):
+                return refused
+            return _json(await self._create_message(match.group(1), body))
         if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
             channel_id, message_id = match.groups()
             if method == "GET" and message_id in self.messages:
@@ -590,8 +597,17 @@ class FakeDiscord:
         if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", path) and method == "PUT":
             return web.Response(status=204)
         if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)) and method == "POST":
-            return _json(self._interaction_callback(match.group(1), body or {}))
+            if refused := self._refuse_invalid(path, callback_refusal(body)):
+                return refused
+            return _json(self._interaction_callback(match.group(1), body))
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _refuse_invalid(self, path: str, refusal: dict[str, Any] | None) -> web.Response | None:
+        """Discord's 400 for a message it would not post, remembered for the test to check."""
+        if refusal is None:
+            return None
+        self.refusals.append((path, refusal))
+        return _json(refusal, status=400)
 
     def _store_commands(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.commands = [
