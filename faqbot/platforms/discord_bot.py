@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +27,9 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
+from faqbot.matching.text import addressee
 from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.render import render_discord
 from faqbot.responder import IncomingMessage, Reply, Responder
@@ -40,10 +41,15 @@ log = logging.getLogger(__name__)
 REMOVE_EMOJI = "🗑️"
 CHOICE_LIMIT = 25  # Discord: at most 25 autocomplete choices
 CHOICE_TEXT_LIMIT = 100  # Discord: choice names and string values at most 100 characters
-_REMEMBERED_REPLIES = 4096
+# Our latest answers, whose asker may still remove them with 🗑️ (older ones stay).
+REMEMBERED_REPLIES = 4096
+# (channel, name) pairs of recent speakers; names are at most 32 characters, so about 200 bytes each.
+REMEMBERED_SPEAKERS = 20_000
+_SPEAKER_BYTES = 200
 _VARIATION_SELECTOR = "\ufe0f"
 _ANSWERED_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _NO_PINGS = discord.AllowedMentions.none()
+_OPENING_NAME = re.compile(r"\A[^:,]*[:,]")  # what `addressee` read as a name, up to its colon or comma
 
 
 def point_at_server(api_base: str | None, gateway: str | None) -> None:
@@ -67,6 +73,36 @@ def _same_emoji(a: str, b: str) -> bool:
     return a.replace(_VARIATION_SELECTOR, "") == b.replace(_VARIATION_SELECTOR, "")
 
 
+def _names_of(user: discord.abc.User) -> set[str]:
+    """What chat may call a member: user name, display name and server nickname, casefolded."""
+    names = {user.name, getattr(user, "global_name", None), getattr(user, "nick", None)}
+    return {name.casefold() for name in names if name}
+
+
+class RecentSpeakers:
+    """Who spoke lately in each channel, by every name chat may call them.
+
+    Without the privileged members intent Discord does not tell the bot who is in a server;
+    what it sees is who writes, whom they mention and whom they reply to. That is enough to
+    read "alice: try this" as said to alice when alice is part of the conversation. The memory
+    is bounded by count and size; a member it forgot is one whose name-first message to them
+    may get a passive answer, as before the bot knew them."""
+
+    def __init__(self, limit: int = REMEMBERED_SPEAKERS) -> None:
+        self._speakers: BoundedDict[tuple[int, str], int] = BoundedDict(limit, max_bytes=limit * _SPEAKER_BYTES)
+
+    def saw(self, channel_id: int, user: discord.abc.User) -> None:
+        for name in _names_of(user):
+            self._speakers[(channel_id, name)] = user.id
+
+    def called(self, channel_id: int, name: str) -> int | None:
+        """The id of the recent speaker in the channel known by `name` (casefolded), if any."""
+        return self._speakers.get((channel_id, name))
+
+    def __len__(self) -> int:
+        return len(self._speakers)
+
+
 def _embeds(rendered_embeds: list[dict[str, Any]]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(embed) for embed in rendered_embeds]
 
@@ -84,7 +120,14 @@ def _choice(entry_id: str, title: str) -> app_commands.Choice[str]:
 class DiscordBot(discord.Client):
     """A discord.py client wired to a `Responder`."""
 
-    def __init__(self, responder: Responder, config: DiscordSettings, **client_options: Any) -> None:
+    def __init__(
+        self,
+        responder: Responder,
+        config: DiscordSettings,
+        *,
+        remembered_speakers: int = REMEMBERED_SPEAKERS,
+        **client_options: Any,
+    ) -> None:
         intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
         intents.message_content = config.message_content
         client_options.setdefault("allowed_mentions", _NO_PINGS)
@@ -95,7 +138,8 @@ class DiscordBot(discord.Client):
         self.tree.error(self._on_app_command_error)
         for command in _slash_commands(self):
             self.tree.add_command(command)
-        self._asker_of_reply: OrderedDict[int, int] = OrderedDict()
+        self._asker_of_reply: BoundedDict[int, int] = BoundedDict(REMEMBERED_REPLIES)
+        self.speakers = RecentSpeakers(remembered_speakers)
         self._guard_gateway_parsers()
 
     # -- start-up -------------------------------------------------------------------
@@ -169,11 +213,12 @@ class DiscordBot(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         """A member's message: maybe a command, a mention, or a question to answer passively."""
+        self._remember_speakers(message)
         if not self._from_a_member(message):
             return
         text, addressed = self._strip_own_mention(message.content)
-        if isinstance(message.channel, discord.DMChannel):
-            addressed = True
+        text, by_name = self._strip_own_name(text, message)
+        addressed = addressed or by_name or isinstance(message.channel, discord.DMChannel)
         conversation = str(message.channel.id)
         parent = getattr(message.channel, "parent_id", None)
         asked = IncomingMessage(
@@ -181,7 +226,7 @@ class DiscordBot(discord.Client):
             conversation,
             str(message.author.id),
             addressed,
-            self._said_to_someone_else(message),
+            self._said_to_someone_else(message, text),
             parent_id=str(parent) if isinstance(message.channel, discord.Thread) and parent else None,
         )
         reply = self.responder.respond(asked)
@@ -199,13 +244,39 @@ class DiscordBot(discord.Client):
         if reply.passive:
             await self._offer_removal(sent)
 
-    def _said_to_someone_else(self, message: discord.Message) -> bool:
-        """A mention of another member, or a reply to their message: their conversation."""
+    def _said_to_someone_else(self, message: discord.Message, text: str) -> bool:
+        """A mention of another member, a reply to their message, or a message that opens with
+        the name of someone who spoke in the channel lately ("alice: try this"): their conversation."""
         ours = (self.user.id if self.user else None, message.author.id)
         if any(user.id not in ours for user in message.mentions):
             return True
         replied = message.reference.resolved if message.reference is not None else None
-        return isinstance(replied, discord.Message) and replied.author.id not in ours
+        if isinstance(replied, discord.Message) and replied.author.id not in ours:
+            return True
+        name = addressee(text)
+        return name is not None and self.speakers.called(message.channel.id, name) not in (None, *ours)
+
+    def _remember_speakers(self, message: discord.Message) -> None:
+        """Everyone this message shows to be in the conversation: its author, whom it mentions
+        and whom it replies to (webhooks post under any name they like, so not them)."""
+        channel = message.channel.id
+        if message.webhook_id is None:
+            self.speakers.saw(channel, message.author)
+        for user in message.mentions:
+            self.speakers.saw(channel, user)
+        replied = message.reference.resolved if message.reference is not None else None
+        if isinstance(replied, discord.Message) and replied.webhook_id is None:
+            self.speakers.saw(channel, replied.author)
+
+    def _strip_own_name(self, text: str, message: discord.Message) -> tuple[str, bool]:
+        """ "faqbot: how do I ..." speaks to the bot by name, as a mention would."""
+        name = addressee(text)
+        if name is None or self.user is None:
+            return text, False
+        me = message.guild.me if message.guild is not None else self.user
+        if name not in _names_of(self.user) | _names_of(me):
+            return text, False
+        return _OPENING_NAME.sub("", text, count=1).strip(), True
 
     def _from_a_member(self, message: discord.Message) -> bool:
         """Only people's ordinary messages: never ourselves, other bots, webhooks or system messages."""
@@ -225,8 +296,6 @@ class DiscordBot(discord.Client):
 
     def _remember_reply(self, reply_id: int, asker_id: int) -> None:
         self._asker_of_reply[reply_id] = asker_id
-        while len(self._asker_of_reply) > _REMEMBERED_REPLIES:
-            self._asker_of_reply.popitem(last=False)
 
     async def _offer_removal(self, reply: discord.Message) -> None:
         """Put a 🗑️ under a passive answer, so the asker sees how to remove it."""

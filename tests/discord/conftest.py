@@ -102,7 +102,7 @@ StartBot = Callable[..., Awaitable[DiscordBot]]
 @pytest.fixture
 async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[StartBot]:
     """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment.
-    Chat settings in the environment (FAQBOT_CHAT_*) or other `knowledge` give the bot a responder
+    Settings other than FAQBOT_DISCORD_* (chat settings) or other `knowledge` give the bot a responder
     of its own."""
     running: list[tuple[DiscordBot, asyncio.Task[None]]] = []
 
@@ -116,7 +116,7 @@ async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[St
         settings = settings_from(environment)
         config = settings.require_discord()
         point_at_server(config.api_base, config.gateway)
-        own = knowledge is not None or any(name.startswith("FAQBOT_CHAT_") for name in env)
+        own = knowledge is not None or any(not name.startswith("FAQBOT_DISCORD_") for name in env)
         bot_responder = Responder(knowledge or responder.knowledge, settings.chat) if own else responder
         bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(config.token))

@@ -41,6 +41,7 @@ MEMBER_ID = 500000000000000002
 OTHER_MEMBER_ID = 500000000000000003
 MODERATOR_ID = 500000000000000004
 OTHER_BOT_ID = 500000000000000005
+NICKNAMED_ID = 500000000000000006  # a member with a display name and a server nickname
 
 MANAGE_MESSAGES = 1 << 13
 MESSAGE_CONTENT_INTENT = 1 << 15
@@ -68,7 +69,7 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
     return {
         "id": str(user_id),
         "username": name,
-        "global_name": name,
+        "global_name": DISPLAY_NAMES.get(user_id, (name, None))[0],
         "discriminator": "0",
         "avatar": None,
         "bot": bot,
@@ -80,7 +81,7 @@ def member_payload(user_id: int, name: str, roles: tuple[int, ...] = ()) -> dict
     """A guild member object, with its user."""
     return {
         "user": user_payload(user_id, name),
-        "nick": None,
+        "nick": DISPLAY_NAMES.get(user_id, (name, None))[1],
         "roles": [str(r) for r in roles],
         "joined_at": "2024-01-01T00:00:00+00:00",
         "deaf": False,
@@ -96,7 +97,16 @@ MEMBERS: dict[int, tuple[str, tuple[int, ...]]] = {
     MEMBER_ID: ("alice", ()),
     OTHER_MEMBER_ID: ("bob", ()),
     MODERATOR_ID: ("mod", (MOD_ROLE_ID,)),
+    NICKNAMED_ID: ("dana_s", ()),
 }
+
+
+def _name_of(user_id: int) -> str:
+    return "faqbot" if user_id == BOT_ID else MEMBERS.get(user_id, ("someone", ()))[0]
+
+
+# (global display name, nickname in the guild) of members who set them
+DISPLAY_NAMES: dict[int, tuple[str, str | None]] = {NICKNAMED_ID: ("Dana Scully", "Agent Dee")}
 
 
 def _role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
@@ -356,7 +366,7 @@ class FakeDiscord:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [user_payload(m, "faqbot" if m == BOT_ID else "user", bot=m == BOT_ID) for m in mentions],
+            "mentions": [user_payload(m, _name_of(m), bot=m == BOT_ID) for m in mentions],
             "mention_roles": [],
             "attachments": attachments or [],
             "embeds": embeds or [],

@@ -18,7 +18,7 @@ import pytest
 
 from faqbot.cli import main as cli_main
 from faqbot.health import Health, Heartbeat
-from faqbot.platforms.discord_bot import DiscordBot, main
+from faqbot.platforms.discord_bot import DiscordBot, RecentSpeakers, main
 from faqbot.responder import Responder
 from faqbot.settings import DiscordSettings, SettingsError, load_settings
 from faqbot.state_folder import StateFolder
@@ -30,8 +30,10 @@ from tests.discord.fake_discord import (
     GUILD_ID,
     MEMBER_ID,
     MODERATOR_ID,
+    NICKNAMED_ID,
     OTHER_BOT_ID,
     OTHER_MEMBER_ID,
+    OWNER_ID,
     QUIET_CHANNEL_ID,
     FakeDiscord,
     RecordedRequest,
@@ -244,6 +246,51 @@ async def test_chat_said_to_another_member_gets_no_passive_answer(fake: FakeDisc
     mine = await fake.member_says("hi all")
     asked = await fake.member_says("how do I reset my password?", replying_to=mine)  # a reply to oneself
     await reply_to(fake, asked)
+
+
+QUESTION = "how do I reset my password?"
+
+
+async def test_a_message_that_opens_with_a_recent_speakers_name_is_theirs(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    await start_bot(FAQBOT_COOLDOWN_SECONDS="0")  # every answer the bot would give shows
+    # Nobody called carol has spoken here: "carol:" could be anything, so the question is answered.
+    await reply_to(fake, await fake.member_says(f"carol: {QUESTION}"))
+    await fake.member_says("anyone around?", author_id=OTHER_MEMBER_ID)  # bob speaks
+    await fake.member_says("hi", author_id=NICKNAMED_ID)  # user name dana_s, display name Dana Scully, nick Agent Dee
+    await fake.member_says(f"thanks <@{MODERATOR_ID}>", author_id=OTHER_MEMBER_ID, mentions=(MODERATOR_ID,))
+    from_before = fake.message_payload("welcome all", author_id=OWNER_ID)  # sent before the bot started
+    await fake.member_says("thank you!", author_id=OTHER_MEMBER_ID, replying_to=from_before)
+    for opening in ("bob:", "Bob,", "@bob:", "dana scully,", "agent dee:", "Dana_S:", "mod:", "owner:"):
+        await fake.member_says(f"{opening} {QUESTION}")
+    await barrier(fake)
+    assert len(sent_messages(fake)) == 2  # carol's answer and the barrier's: the others were said to members
+    direct = await fake.member_says(f"bob: {QUESTION}", channel_id=DM_CHANNEL_ID, guild=False)
+    await reply_to(fake, direct)  # a direct message is to the bot, whoever it names
+
+
+async def test_speakers_named_in_other_channels_or_forgotten_do_not_count(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    bot = await start_bot(FAQBOT_COOLDOWN_SECONDS="0")
+    bot.speakers = RecentSpeakers(limit=4)  # four (channel, name) pairs
+    await fake.member_says("hi", author_id=OTHER_MEMBER_ID)  # bob, in #help
+    await reply_to(fake, await fake.member_says(f"bob: {QUESTION}", channel_id=QUIET_CHANNEL_ID))  # not here
+    await fake.member_says(f"bob: {QUESTION}")
+    await barrier(fake)
+    assert len(sent_messages(fake)) == 2  # in #help bob is known: no answer there
+    await fake.member_says("hello", author_id=NICKNAMED_ID)  # three more names: bob's is the oldest and goes
+    await reply_to(fake, await fake.member_says(f"bob: {QUESTION}"))
+    assert len(bot.speakers) == 4
+
+
+async def test_a_message_that_opens_with_the_bots_name_asks_it(fake: FakeDiscord, bot: DiscordBot) -> None:
+    # too vague for a passive answer; said to the bot by name, it is an ask
+    asked = await fake.member_says("faqbot: reset password")
+    assert (await reply_to(fake, asked)).json["embeds"][0]["title"] == "How do I reset my password?"
+    await barrier(fake)
+    assert not fake.requests_to("PUT", r"/channels/.*/reactions/.*")  # not passive: nothing to remove
 
 
 async def test_cooldown_is_per_channel(fake: FakeDiscord, bot: DiscordBot) -> None:
