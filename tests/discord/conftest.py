@@ -118,7 +118,7 @@ async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[St
         point_at_server(config.api_base, config.gateway)
         own = knowledge is not None or any(not name.startswith("FAQBOT_DISCORD_") for name in env)
         bot_responder = Responder(knowledge or responder.knowledge, settings.chat) if own else responder
-        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05)
+        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05, identify_spacing=0.05)
         task = asyncio.create_task(bot.start(config.token))
         running.append((bot, task))
         ready = asyncio.create_task(bot.wait_until_ready())
