@@ -37,6 +37,7 @@ from faqbot.backoff import Deadline, GaveUp, retry_until
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.matching.text import addressee
+from faqbot.platforms.answering import AnsweringThread, Overloaded
 from faqbot.platforms.lifecycle import SHUTDOWN_GRACE_SECONDS, FatalPlatformError, run_adapter
 from faqbot.platforms.network import describe_network_error
 from faqbot.render import render_discord
@@ -184,6 +185,7 @@ class DiscordBot(discord.AutoShardedClient):
         self.stopping = False  # set at shutdown: new events are left alone
         self.identify_spacing = identify_spacing
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self.answering = AnsweringThread()  # every call to the responder goes through it
         self._guard_gateway_parsers()
         self._guard_gateway_frames()
 
@@ -225,6 +227,10 @@ class DiscordBot(discord.AutoShardedClient):
                 shards,
                 self.shard_count,
             )
+
+    async def close(self) -> None:
+        await super().close()
+        self.answering.close()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Space this process's IDENTIFYs as Discord requires (discord.py's rule, its spacing configurable)."""
@@ -326,7 +332,10 @@ class DiscordBot(discord.AutoShardedClient):
             self._said_to_someone_else(message, text),
             parent_id=str(parent) if isinstance(message.channel, discord.Thread) and parent else None,
         )
-        reply = self.responder.respond(asked)
+        try:
+            reply = await self.answering.run(self.responder.respond, asked, cost=len(text))
+        except Overloaded:
+            return
         if reply is None:
             return
         rendered = render_discord(reply)
@@ -433,22 +442,37 @@ class DiscordBot(discord.AutoShardedClient):
 
     async def _answer_slash(self, interaction: discord.Interaction, question: str) -> None:
         conversation = str(interaction.channel_id)
-        reply = self.responder.answer_entry(question, conversation)
-        if reply is None:
-            asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
-            reply = self.responder.respond(asked) or self.responder.help_reply(conversation)
+        asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
+        try:
+            reply = await self.answering.run(self._slash_reply, asked, cost=len(question))
+        except Overloaded:
+            return
         await self._send_interaction_reply(interaction, reply)
+
+    def _slash_reply(self, asked: IncomingMessage) -> Reply:
+        """(In the answering thread.) The entry picked by id, else the answer to the question."""
+        reply = self.responder.answer_entry(asked.text, asked.conversation_id)
+        if reply is None:
+            reply = self.responder.respond(asked) or self.responder.help_reply(asked.conversation_id)
+        return reply
 
     async def list_slash(self, interaction: discord.Interaction, page: int) -> None:
         """`/faq-list [page]`: one page of what the bot knows, shown only to whoever asked."""
         if self.stopping:
             return
         with self._in_flight_work():
-            await self._send_interaction_reply(interaction, self.responder.listing_reply(page), ephemeral=True)
+            try:
+                reply = await self.answering.run(self.responder.listing_reply, page)
+            except Overloaded:
+                return
+            await self._send_interaction_reply(interaction, reply, ephemeral=True)
 
-    def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
+    async def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
         """Entries matching what the member has typed so far, as Discord choices."""
-        entries = self.responder.autocomplete(partial, limit=CHOICE_LIMIT)
+        try:
+            entries = await self.answering.run(self.responder.autocomplete, partial, CHOICE_LIMIT, cost=len(partial))
+        except Overloaded:
+            return []
         return [_choice(entry.id, entry.title) for entry in entries]
 
     async def _send_interaction_reply(
@@ -485,7 +509,7 @@ def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None
 
     @faq.autocomplete("question")
     async def faq_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return bot.autocomplete_choices(current)
+        return await bot.autocomplete_choices(current)
 
     @app_commands.command(name="faq-list", description="List what the FAQ can answer")
     @app_commands.describe(page="Page number, from 1")

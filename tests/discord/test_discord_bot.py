@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -400,6 +402,27 @@ async def test_rate_limited_send_is_retried_after_retry_after(fake: FakeDiscord,
     assert str(limited.json["message_reference"]["message_id"]) == asked["id"]
     assert reply.at - limited.at >= 0.35
     assert reply.json["embeds"][0]["title"] == "How do I reset my password?"
+
+
+async def test_a_short_question_is_not_held_back_by_costly_asks_in_other_rooms(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    # Twelve members each send a 500-character ask of made-up words (a typo search per word) in
+    # a room of their own; a one-line question arrives right after them. Matching runs in the
+    # answering thread, where costly calls yield to cheap ones: the question is answered once
+    # the call in progress (and any few that finished while the asks were still arriving) is
+    # done. On the event loop, in arrival order, it would be answered last.
+    await start_bot(FAQBOT_COOLDOWN_SECONDS="0")
+    rooms = [await fake.create_thread(CHANNEL_ID) for _ in range(12)]
+    letters = random.Random(8)
+    for n, room in enumerate(rooms):  # different words each time: nothing is cached
+        words = " ".join("".join(letters.choices(string.ascii_lowercase, k=7)) for _ in range(70))[:500]
+        await fake.member_says(f"!faq {words}", channel_id=room, author_id=600000000000000000 + n)
+    question = await fake.member_says("!faq reset my password")
+    await reply_to(fake, question)
+    await fake.wait_for_requests("POST", SEND, 13, timeout=20)
+    order = [r.path for r in sent_messages(fake)]
+    assert order.index(f"/channels/{CHANNEL_ID}/messages") < 6, order
 
 
 async def test_garbage_from_the_gateway_does_not_crash_the_bot(
