@@ -640,6 +640,8 @@ class DiscordAdapter:
             gateway, recommended = await budget.retry(
                 lambda: _ask_for_the_gateway(asked, token, budget.attempt()), asked
             )
+            if bot.shard_count is None and bot.config.gateway:
+                bot.shard_count = recommended  # so that discord.py connects to the configured gateway
             if bot.shard_count is not None:  # discord.py then connects to its default gateway, not the API's
                 gateway = str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
             shards = len(bot.shard_ids) if bot.shard_ids else bot.shard_count or recommended

@@ -266,6 +266,7 @@ class FakeDiscord:
         self.message_content_allowed = True  # False: like a bot whose portal setting is off (close 4014)
         self.guild_ids: list[int] = [GUILD_ID]  # the guilds the bot is in
         self.recommended_shards = 1  # what GET /gateway/bot recommends
+        self.advertised_gateway: str | None = None  # what GET /gateway/bot says the gateway is (default: this one)
         self.guilds_per_shard = 2500  # more on one shard: Discord closes with 4011, sharding required
         self.gateway_silent = False  # True: accept gateway connections and never say HELLO
         self.resume_count = 0
@@ -689,7 +690,8 @@ class FakeDiscord:
         method = request.method
         if method == "GET" and path == "/gateway/bot":
             limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-            return _json({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": limit})
+            gateway = self.advertised_gateway or self.gateway_url
+            return _json({"url": gateway, "shards": self.recommended_shards, "session_start_limit": limit})
         if method == "GET" and path == "/users/@me":
             return _json({**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False})
         if method == "GET" and path == "/oauth2/applications/@me":

@@ -140,6 +140,20 @@ async def test_a_discord_that_comes_back_within_the_budget_is_joined(
     assert len(retried) == 1 and "/gateway/bot answered HTTP 503; retrying in" in retried[0]
 
 
+async def test_a_configured_gateway_is_the_one_connected_to(fake: FakeDiscord, responder: Responder) -> None:
+    fake.advertised_gateway = f"ws://127.0.0.1:{closed_port()}/gateway"  # where the API says it is: nothing
+    fake.recommended_shards = 1
+    health = Health("discord")
+    config = DiscordSettings(token=TOKEN, api_base=fake.api_base, gateway=fake.gateway_url)
+    bot = DiscordBot(responder, config, guild_ready_timeout=0.05)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_until_stopped(DiscordAdapter(bot, health, 10), health, None, 1, stop=stop))
+    await fake.wait_connected(timeout=10)
+    assert fake.identified_shards == [(0, 1)]
+    stop.set()
+    assert await asyncio.wait_for(running, 10) == 0
+
+
 # -- the real command, signalled ------------------------------------------------------------------------------
 
 
