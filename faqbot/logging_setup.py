@@ -40,12 +40,40 @@ _QUIET_LIBRARY_LOGGERS = {
     "nio": logging.ERROR,  # schema-validation warnings about other servers' events, 429 sleeps we log ourselves
     "nio.responses": logging.ERROR,
     "nio.events.misc": logging.CRITICAL,
-    "discord.client": logging.ERROR,  # "PyNaCl is not installed, voice will NOT be supported"
     "discord.gateway": logging.INFO,
     "discord.http": logging.INFO,
     "aiohttp.access": logging.WARNING,
     "asyncio": logging.WARNING,
 }
+
+# Warnings about features the bot never uses (voice): they would only worry an operator. Only
+# these lines go, not their loggers: discord.client also warns when slash commands cannot arrive.
+_ROUTINE_LINES = (
+    ("discord.client", "PyNaCl is not installed"),
+    ("discord.client", "davey is not installed"),
+)
+# discord.py's reconnect lines, logged with a whole traceback for a network blip; the cause's
+# one-line description says as much.
+_RECONNECT_LINES = (
+    ("discord.client", "Attempting a reconnect"),
+    ("discord.shard", "Attempting a reconnect"),
+    ("discord.shard", "Failed to connect for shard_id"),
+)
+
+
+class _LibraryNoise(logging.Filter):
+    """Drops routine library lines and turns reconnect tracebacks into one line (at INFO and up)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if any(record.name == name and text.startswith(start) for name, start in _ROUTINE_LINES):
+            return False
+        if record.exc_info and any(record.name == name and text.startswith(start) for name, start in _RECONNECT_LINES):
+            error = record.exc_info[1]
+            cause = f"{type(error).__name__}: {error}".replace("%", "%%")  # the line is still %-formatted
+            record.msg = f"{text} ({cause})" if error is not None else text
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def _redact_value(value: Any, depth: int = 0) -> Any:
@@ -163,6 +191,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = False, secrets: It
     root.addHandler(handler)
     root.setLevel(level)
     if logging.getLevelName(level) > logging.DEBUG:
+        handler.addFilter(_LibraryNoise())
         for name, quiet in _QUIET_LIBRARY_LOGGERS.items():
             logging.getLogger(name).setLevel(quiet)
     logging.captureWarnings(True)

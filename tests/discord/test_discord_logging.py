@@ -102,3 +102,32 @@ def test_a_log_line_that_cannot_be_written_stays_redacted(
     written = debug_log.getvalue() + capsys.readouterr().err
     assert "MEMBER-TEXT" not in written
     assert "a log line from discord.gateway could not be written (TypeError); its text is withheld" in written
+
+
+def test_at_info_routine_library_lines_go_and_reconnects_are_one_line() -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    written = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(written):
+            configure_logging("INFO")
+        logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
+        logging.getLogger("discord.client").warning(
+            "Application has an interaction endpoint URL set, this means registered components and app commands "
+            "will not be received by the library."
+        )
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError as error:
+            logging.getLogger("discord.shard").error(
+                "Attempting a reconnect for shard ID %s in %.2fs", 1, 3.5, exc_info=error
+            )
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    lines = written.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert "interaction endpoint URL set" in lines[0]  # the operator must see this one
+    assert lines[1].endswith(
+        "Attempting a reconnect for shard ID 1 in 3.50s (ConnectionResetError: [Errno 104] Connection reset by peer)"
+    )
