@@ -3,11 +3,17 @@
 The real, unmodified discord.py client talks to it over HTTP and a websocket, so the
 tests exercise the library's own parsing, rate-limit handling and reconnect logic.
 It records every REST request so tests can assert on exactly what the bot sent, and
-lets tests inject gateway dispatches, drop the gateway connection and answer the next
-N calls to an endpoint with HTTP 429.
+lets tests inject gateway dispatches, drop a gateway connection, and answer the next
+N calls to an endpoint with HTTP 429, an error, late, or never.
 
-Only what the FAQ bot touches is modelled: one guild with text channels and a
-moderator role, messages, reactions, application commands and interaction callbacks.
+Like Discord it refuses (HTTP 400, Discord's error shape) a message or interaction
+callback that breaks Discord's limits (`discord_limits`), and it is shard-aware:
+`GET /gateway/bot` recommends a shard count, IDENTIFY carries `[shard id, count]`,
+each guild's events go to the shard `(guild_id >> 22) % count` and direct messages to
+shard 0; a bad shard closes with 4010, too many guilds on one shard with 4011.
+
+Only what the FAQ bot touches is modelled: guilds with text channels and a moderator
+role, messages, reactions, threads, application commands and interaction callbacks.
 """
 
 from __future__ import annotations
