@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -175,8 +175,11 @@ class Bot:
         return await asyncio.wait_for(self.process.wait(), timeout)
 
 
+StartCommand = Callable[[dict[str, str]], Awaitable[Bot]]
+
+
 @pytest.fixture
-async def run_command(knowledge_dir: Path, tmp_path: Path) -> AsyncIterator[Callable[..., asyncio.Future[Bot]]]:
+async def run_command(knowledge_dir: Path, tmp_path: Path) -> AsyncIterator[StartCommand]:
     started: list[Bot] = []
 
     async def start(env: dict[str, str]) -> Bot:
@@ -197,7 +200,7 @@ async def run_command(knowledge_dir: Path, tmp_path: Path) -> AsyncIterator[Call
         started.append(bot)
         return bot
 
-    yield start  # type: ignore[misc]
+    yield start
     for bot in started:
         if bot.process.returncode is None:
             bot.process.kill()
@@ -210,7 +213,7 @@ async def wait_until(predicate: Callable[[], bool], fake: FakeDiscord, timeout: 
 
 @pytest.mark.parametrize("moment", ["asking the API", "hearing the gateway", "logging in"])
 async def test_sigterm_while_connecting_exits_0_at_once(
-    fake: FakeDiscord, run_command: Callable[..., asyncio.Future[Bot]], tmp_path: Path, moment: str
+    fake: FakeDiscord, run_command: StartCommand, tmp_path: Path, moment: str
 ) -> None:
     if moment == "asking the API":
         fake.stall("GET", "/gateway/bot")
@@ -232,7 +235,7 @@ async def test_sigterm_while_connecting_exits_0_at_once(
 
 @pytest.mark.parametrize("when", ["just connected", "running"])
 async def test_sigterm_lets_a_reply_in_flight_finish_then_exits_0(
-    fake: FakeDiscord, run_command: Callable[..., asyncio.Future[Bot]], tmp_path: Path, when: str
+    fake: FakeDiscord, run_command: StartCommand, tmp_path: Path, when: str
 ) -> None:
     state = tmp_path / "state"
     env = environment(fake, FAQBOT_STATE_DIR=str(state), FAQBOT_HEALTH_HEARTBEAT_SECONDS="1")
