@@ -1,14 +1,21 @@
 """How long a member waits for the Discord bot on loopback, through the real discord.py client.
 
-    python bench/discord_latency.py [--knowledge knowledge] [--rounds 200]
+    python bench/discord_latency.py [--knowledge knowledge] [--rounds 200] [--matcher lexical|encoder]
 
 Runs the bot in-process against the tests' fake Discord (tests/discord/fake_discord.py)
 with the bundled knowledge, then, one at a time, measures from the moment the fake
 sends the gateway dispatch to the moment it has answered the bot's REST call:
 - `!faq <question>` (explicit ask) and the plain question (passive answer);
-- `/faq` (INTERACTION_CREATE -> callback) and its autocomplete.
-Prints median and p95 in milliseconds. Everything is loopback on one event loop, so this
-is the bot's and discord.py's own overhead, not Discord's network latency.
+- `/faq` (INTERACTION_CREATE -> callback) and its autocomplete;
+- `!faq <question>` again, right after 10 other members each asked something costly in
+  10 other rooms (threads): 500 characters of made-up words, so every word misses the
+  vocabulary and gets a typo search. Its ratio to the quiet `!faq` (same run) is how much
+  one room's load delays another room's answer. It is measured twice: as the bot runs
+  (matching in its answering thread, costly calls yielding to cheap ones) and with the
+  responder called on the event loop instead, as the bot did before.
+Prints medians and p95 in milliseconds. Everything is loopback on one event loop, so this
+is the bot's and discord.py's own overhead, not Discord's network latency. Flood control
+is set out of the way (every member and room may ask at will): it is not what is measured.
 """
 
 from __future__ import annotations
@@ -16,22 +23,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import random
 import statistics
+import string
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.discord.fake_discord
 
+from faqbot.cli import _semantic  # noqa: E402
+from faqbot.flood_control import Rate  # noqa: E402
 from faqbot.platforms.discord_bot import DiscordBot, point_at_server  # noqa: E402
 from faqbot.responder import IncomingMessage, Responder, ResponderSettings  # noqa: E402
-from faqbot.settings import DiscordSettings  # noqa: E402
+from faqbot.settings import DiscordSettings, load_settings  # noqa: E402
 from faqbot.sources.loader import load_knowledge  # noqa: E402
-from tests.discord.fake_discord import FakeDiscord  # noqa: E402
+from tests.discord.fake_discord import CHANNEL_ID, FakeDiscord  # noqa: E402
 
 TOKEN = "bench.token.not-secret"
+SEND, CALLBACK = r"/channels/\d+/messages", r"/interactions/\d+/[^/]+/callback"
+BUSY_ROOMS = 10
+AT_WILL = Rate(1_000_000, 60.0)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -39,13 +53,39 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def made_up_words(rng: random.Random, length: int = 500) -> str:
+    """Words no knowledge has: each one costs the matcher a typo search."""
+    words: list[str] = []
+    while sum(len(w) + 1 for w in words) < length:
+        words.append("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9))))
+    return " ".join(words)
+
+
 async def timed(fake: FakeDiscord, method: str, path: str, event: Awaitable[object]) -> float:
     """Seconds from injecting an event to the fake having answered one more matching request."""
     before = len(fake.requests_to(method, path, status=200))
     start = time.monotonic()
     await event
-    answered = await fake.wait_for_requests(method, path, before + 1, timeout=10)
+    answered = await fake.wait_for_requests(method, path, before + 1, timeout=60)
     return answered[before].at - start
+
+
+async def answer_after_busy_rooms(fake: FakeDiscord, question: str, rng: random.Random, member: int) -> float:
+    """Seconds until `question` in #help is answered, asked right after the busy rooms' asks."""
+    rooms = [await fake.create_thread(CHANNEL_ID) for _ in range(BUSY_ROOMS)]
+    busy_before = len(fake.requests_to("POST", SEND, status=200))
+    for offset, room in enumerate(rooms):
+        await fake.member_says("!faq " + made_up_words(rng), channel_id=room, author_id=member + 1 + offset)
+    took = await timed(fake, "POST", SEND, fake.member_says("!faq " + question, author_id=member))
+    await fake.wait_for_requests("POST", SEND, busy_before + BUSY_ROOMS + 1, timeout=60)  # let the rooms finish
+    return took
+
+
+class OnTheLoop:
+    """The answering thread's interface, calling the responder right on the event loop."""
+
+    async def run(self, work: Callable[..., object], *args: object, cost: float = 0.0) -> object:
+        return work(*args)
 
 
 class RunningBot:
@@ -55,15 +95,13 @@ class RunningBot:
         self.responder = responder
         self.fake = FakeDiscord(TOKEN)
 
-    async def __aenter__(self) -> FakeDiscord:
+    async def __aenter__(self) -> RunningBot:
         await self.fake.start()
         point_at_server(self.fake.api_base, self.fake.gateway_url)
         self.bot = DiscordBot(self.responder, DiscordSettings(token=TOKEN), guild_ready_timeout=0.05)
-        await self.bot.login(TOKEN)
-        self.runner = asyncio.create_task(self.bot.connect())
-        await self.bot.wait_until_ready()
-        await self.fake.wait_connected()
-        return self.fake
+        self.runner = asyncio.create_task(self.bot.start(TOKEN))
+        await self.fake.wait_connected(timeout=30)
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.bot.close()
@@ -71,27 +109,43 @@ class RunningBot:
         await self.fake.stop()
 
 
-async def measure(knowledge_path: Path, rounds: int) -> dict[str, list[float]]:
+async def measure(knowledge_path: Path, rounds: int, matcher: str) -> dict[str, list[float]]:
     knowledge = load_knowledge([knowledge_path])
-    responder = Responder(knowledge, ResponderSettings(cooldown_seconds=0))
+    vectors = _semantic(load_settings(environ={"FAQBOT_MATCHING_MATCHER": matcher}))
+    settings = ResponderSettings(cooldown_seconds=0, asks_per_member=AT_WILL, asks_per_room=AT_WILL)
+    responder = Responder(knowledge, settings, vectors=vectors)
     questions = [e.questions[0] for e in knowledge.entries if e.questions]
     # passive answers only for the phrasings the core is confident about
     confident = [q for q in questions if responder.respond(IncomingMessage(q, "probe", "probe")) is not None]
     if not questions or not confident:
         raise SystemExit(f"no usable questions in {knowledge_path}")
-    send, callback = r"/channels/\d+/messages", r"/interactions/\d+/[^/]+/callback"
-    results: dict[str, list[float]] = {"!faq question": [], "passive question": [], "/faq": [], "autocomplete": []}
-    async with RunningBot(responder) as fake:
+    results: dict[str, list[float]] = {
+        "!faq question": [],
+        "passive question": [],
+        "/faq": [],
+        "autocomplete": [],
+        "!faq, rooms busy": [],
+        "same, on the loop": [],
+    }
+    rng = random.Random(7)
+    async with RunningBot(responder) as running:
+        fake, answering = running.fake, running.bot.answering
         for n in range(rounds):
             question, passive = questions[n % len(questions)], confident[n % len(confident)]
             option = [{"name": "question", "type": 3, "value": question}]
             partial = question[: max(3, len(question) // 2)]
-            results["!faq question"].append(await timed(fake, "POST", send, fake.member_says("!faq " + question)))
-            results["passive question"].append(await timed(fake, "POST", send, fake.member_says(passive)))
-            results["/faq"].append(await timed(fake, "POST", callback, fake.slash("faq", option)))
+            results["!faq question"].append(await timed(fake, "POST", SEND, fake.member_says("!faq " + question)))
+            results["passive question"].append(await timed(fake, "POST", SEND, fake.member_says(passive)))
+            results["/faq"].append(await timed(fake, "POST", CALLBACK, fake.slash("faq", option)))
             results["autocomplete"].append(
-                await timed(fake, "POST", callback, fake.autocomplete("faq", "question", partial))
+                await timed(fake, "POST", CALLBACK, fake.autocomplete("faq", "question", partial))
             )
+            member = 600000000000000000 + n * 2 * (BUSY_ROOMS + 1)
+            results["!faq, rooms busy"].append(await answer_after_busy_rooms(fake, question, rng, member))
+            running.bot.answering = OnTheLoop()
+            member += BUSY_ROOMS + 1
+            results["same, on the loop"].append(await answer_after_busy_rooms(fake, question, rng, member))
+            running.bot.answering = answering
     return results
 
 
@@ -99,15 +153,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=ROOT / "knowledge")
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--matcher", choices=("lexical", "vectors", "encoder"), default="lexical")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    results = asyncio.run(measure(args.knowledge, args.rounds))
-    print(f"Discord round trip on loopback, {args.rounds} rounds, knowledge: {args.knowledge}")
+    results = asyncio.run(measure(args.knowledge, args.rounds, args.matcher))
+    print(f"Discord round trip on loopback, {args.rounds} rounds, matcher {args.matcher}, knowledge: {args.knowledge}")
     print(f"{'event':<18} {'n':>5} {'median ms':>10} {'p95 ms':>8}")
     for name, values in results.items():
-        if values:
-            median, p95 = statistics.median(values) * 1000, percentile(values, 0.95) * 1000
-            print(f"{name:<18} {len(values):>5} {median:>10.2f} {p95:>8.2f}")
+        median, p95 = statistics.median(values) * 1000, percentile(values, 0.95) * 1000
+        print(f"{name:<18} {len(values):>5} {median:>10.2f} {p95:>8.2f}")
+    quiet = statistics.median(results["!faq question"])
+    busy, on_loop = (statistics.median(results[name]) for name in ("!faq, rooms busy", "same, on the loop"))
+    print(f"another room's answer with {BUSY_ROOMS} rooms busy, against quiet (medians):")
+    print(f"  answering thread {busy / quiet:.1f}x, on the event loop {on_loop / quiet:.1f}x")
     return 0
 
 

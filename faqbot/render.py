@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
 
-from faqbot.responder import Reply, ReplyKind
+from faqbot.responder import Listing, Reply, ReplyKind
 from faqbot.sources.markdown_clean import LINK, link_target
 from faqbot.sources.model import Entry
 from faqbot.sources.routes import is_safe_url
@@ -29,6 +30,8 @@ DISCORD_DESCRIPTION_LIMIT = 4096
 DISCORD_FIELD_LIMIT = 25
 DISCORD_FIELD_NAME_LIMIT = 256
 DISCORD_FIELD_VALUE_LIMIT = 1024
+# Title, description, field names and values, footer and author name, summed over a message's embeds.
+DISCORD_EMBEDS_TOTAL_LIMIT = 6000
 CHAT_ANSWER_LIMIT = 700  # an answer in chat is a summary; the link has the rest
 
 _ZERO_WIDTH_SPACE = "\u200b"
@@ -104,7 +107,9 @@ def shorten(text: str, limit: int) -> str:
     """Cut `text` to `limit` characters at a paragraph, line or word boundary."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    if limit < 3:
+        return text[:limit]
+    cut = text[: limit - 2]  # room for " …"
     for boundary in ("\n\n", "\n", ". ", " "):
         position = cut.rfind(boundary)
         if position > limit // 2:
@@ -280,11 +285,6 @@ def _discord_embed(entry: Entry) -> dict[str, Any]:
     return embed
 
 
-def _discord_link(entry: Entry) -> str:
-    url = _discord_url(entry.url)
-    return f"[{entry.title}]({url})" if url else entry.title
-
-
 def _repaired(value: Any) -> Any:
     """Every string in a Discord payload with its lone surrogates replaced."""
     if isinstance(value, str):
@@ -300,46 +300,144 @@ def render_discord(reply: Reply, slash: bool = False) -> DiscordText:
     """Reply as Discord content and embeds, within Discord's size limits.
 
     `slash` words hints for a slash-command context (`/faq-list page:2`), where
-    prefix commands may not work at all."""
-    rendered = _discord(reply, slash)
-    return DiscordText(content=repair_surrogates(rendered.content), embeds=_repaired(rendered.embeds))
+    prefix commands may not work at all. Discord refuses a whole message that breaks
+    any limit (HTTP 400), so every reply is laid out to fit, whatever the knowledge holds;
+    the content is cut last, as it can hold the (configurable, unbounded) command prefix."""
+    rendered = _discord_reply(reply, slash)
+    content = repair_surrogates(shorten(rendered.content, DISCORD_CONTENT_LIMIT))
+    return DiscordText(content=content, embeds=_repaired(rendered.embeds))
 
 
-def _discord(reply: Reply, slash: bool) -> DiscordText:
+def _discord_reply(reply: Reply, slash: bool) -> DiscordText:
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
         return DiscordText(content="", embeds=[_discord_embed(reply.entry)])
     if reply.kind is ReplyKind.SUGGESTIONS:
-        lines = [f"- {_discord_link(e)}" for e in reply.suggestions]
-        embed = {
-            "title": "Did you mean…",
-            "description": shorten(defuse_mentions("\n".join(lines)), DISCORD_DESCRIPTION_LIMIT),
-        }
+        lines = _entry_lines(reply.suggestions, bullet="- ")
+        embed = {"title": "Did you mean…", "description": _joined_lines(lines, DISCORD_DESCRIPTION_LIMIT)}
         ask = "/faq" if slash else prefix
         return DiscordText(content=f"I'm not sure. Ask again with `{ask}` and the topic you want.", embeds=[embed])
     if reply.kind is ReplyKind.LIST and reply.listing is not None:
-        listing = reply.listing
-        fields = []
-        for group in listing.groups[:DISCORD_FIELD_LIMIT]:
-            lines = [_discord_link(e) for e in group.entries]
-            fields.append(
-                {
-                    "name": shorten(defuse_mentions(group.title), DISCORD_FIELD_NAME_LIMIT),
-                    "value": shorten(defuse_mentions("\n".join(lines)), DISCORD_FIELD_VALUE_LIMIT),
-                    "inline": False,
-                }
-            )
-        embed = {
-            "title": f"What I can answer ({listing.total} topics)",
-            "fields": fields,
-            "footer": {"text": f"Page {listing.page} of {listing.page_count}"},
-        }
-        more = ""
-        if listing.page < listing.page_count:
-            more = f"Next page: `{next_page_hint(prefix, listing.page + 1, slash)}`"
-        return DiscordText(content=more, embeds=[embed])
+        return _discord_listing(reply.listing, prefix, slash)
     if reply.kind is ReplyKind.HELP:
         return DiscordText(content="\n".join(help_lines(prefix, reply.passive_enabled, slash)))
     if reply.kind is ReplyKind.NO_ANSWER and slash:
         return DiscordText(content="Sorry, I don't have an answer for that. Try /faq-list to see what I know.")
-    return DiscordText(content=shorten(render_plain(reply), DISCORD_CONTENT_LIMIT))
+    return DiscordText(content=render_plain(reply))
+
+
+# -- fitting a reply into Discord's limits ---------------------------------------------
+
+# An entry in a list, both ways it can be shown: as a link, or (when that is too long) as its
+# title alone, which may be shortened.
+_Line = tuple[str, str]
+# A group of the list: its name and its entries' lines.
+_Group = tuple[str, list[_Line]]
+_SHORTEST_LINE = 24  # a title cut shorter than this says too little to be worth showing
+_CONTINUED = _ZERO_WIDTH_SPACE  # the name of a field that continues its group: Discord requires one
+_MORE_NOT_SHOWN = " · {} more not shown"
+
+
+def _entry_lines(entries: tuple[Entry, ...], bullet: str = "") -> list[_Line]:
+    lines = []
+    for entry in entries:
+        title = defuse_mentions(entry.title)
+        url = _discord_url(entry.url)
+        lines.append((f"{bullet}[{title}]({url})" if url else bullet + title, bullet + title))
+    return lines
+
+
+def _fitted_line(line: _Line, cap: int) -> str:
+    link, plain = line
+    return link if len(link) <= cap else shorten(plain, cap)
+
+
+def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in low..high for which `fits(n)`, given `fits(low)` and that a larger n
+    never fits where a smaller one does not (bisection: a page takes a few dozen layouts)."""
+    if fits(high):
+        return high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+def _longest_piece(lines: list[_Line]) -> int:
+    return max((len(piece) for line in lines for piece in line), default=0)
+
+
+def _joined_lines(lines: list[_Line], room: int) -> str:
+    """Lines joined by newlines in at most `room` characters, each cut as little as that allows."""
+
+    def joined(count: int, cap: int) -> str:
+        return "\n".join(_fitted_line(line, cap) for line in lines[:count])
+
+    count = _largest(0, len(lines), lambda n: len(joined(n, _SHORTEST_LINE)) <= room)
+    cap = _largest(_SHORTEST_LINE, max(_SHORTEST_LINE, _longest_piece(lines)), lambda c: len(joined(count, c)) <= room)
+    return joined(count, cap)
+
+
+def _packed_fields(groups: list[_Group], cap: int, room: int) -> list[dict[str, Any]] | None:
+    """The groups as embed fields, every name and line cut to `cap`; a group too long for one
+    field goes on in the next; None when that takes more than Discord's 25 fields or `room`."""
+    fields: list[tuple[str, list[str]]] = []
+    for name, lines in groups:
+        field_name, value = shorten(name, min(cap, DISCORD_FIELD_NAME_LIMIT)), []
+        for line in lines:
+            text = _fitted_line(line, cap)
+            if value and sum(map(len, value)) + len(value) + len(text) > DISCORD_FIELD_VALUE_LIMIT:
+                fields.append((field_name, value))
+                field_name, value = _CONTINUED, []
+            value.append(text)
+        if value:
+            fields.append((field_name, value))
+    size = sum(len(name) + sum(map(len, value)) + len(value) - 1 for name, value in fields)
+    if len(fields) > DISCORD_FIELD_LIMIT or size > room:
+        return None
+    return [{"name": name, "value": "\n".join(value), "inline": False} for name, value in fields]
+
+
+def _first_lines(groups: list[_Group], count: int) -> list[_Group]:
+    kept: list[_Group] = []
+    for name, lines in groups:
+        if count <= 0:
+            break
+        kept.append((name, lines[:count]))
+        count -= len(lines)
+    return kept
+
+
+def _listing_fields(groups: list[_Group], room: int) -> tuple[list[dict[str, Any]], int]:
+    """Fields for the groups within `room` characters, and how many lines did not fit at all.
+
+    As many lines as fit when cut short (in order: the page says how many more there are),
+    then every name and line gets the same cap, the largest that fits, so one long title
+    cannot crowd out the others; a line is a link whenever the whole link fits its cap."""
+    total = sum(len(lines) for _, lines in groups)
+    count = _largest(0, total, lambda n: _packed_fields(_first_lines(groups, n), _SHORTEST_LINE, room) is not None)
+    kept = _first_lines(groups, count)
+    longest = min(DISCORD_FIELD_VALUE_LIMIT, max((_longest_piece(lines) for _, lines in kept), default=0))
+    names = max((len(name) for name, _ in kept), default=0)
+    cap = _largest(
+        _SHORTEST_LINE,
+        max(_SHORTEST_LINE, longest, min(names, DISCORD_FIELD_NAME_LIMIT)),
+        lambda c: _packed_fields(kept, c, room) is not None,
+    )
+    return _packed_fields(kept, cap, room) or [], total - count
+
+
+def _discord_listing(listing: Listing, prefix: str, slash: bool) -> DiscordText:
+    """One page of the list: an embed with a field per group, within Discord's limits."""
+    title = f"What I can answer ({listing.total} topics)"
+    footer = f"Page {listing.page} of {listing.page_count}"
+    room = DISCORD_EMBEDS_TOTAL_LIMIT - len(title) - len(footer) - len(_MORE_NOT_SHOWN.format(listing.total))
+    groups = [(defuse_mentions(g.title) or "Topics", _entry_lines(g.entries)) for g in listing.groups]
+    fields, unshown = _listing_fields(groups, room)
+    if unshown:
+        footer += _MORE_NOT_SHOWN.format(unshown)
+    embed = {"title": title, "fields": fields, "footer": {"text": footer}}
+    more = ""
+    if listing.page < listing.page_count:
+        more = f"Next page: `{next_page_hint(prefix, listing.page + 1, slash)}`"
+    return DiscordText(content=more, embeds=[embed])

@@ -4,32 +4,42 @@ Everything the bot decides (is this a command, which entry, is it on cooldown, w
 the reply says) lives in `faqbot.responder` and `faqbot.render`. This module only
 translates: a Discord message or interaction becomes an `IncomingMessage`, and the
 `Reply` the core returns is sent as a Discord reply with its embed, never pinging
-anyone. It also owns the Discord-only parts: configuration from the environment,
-the `/faq` and `/faq-list` slash commands, the 🗑️ reaction that lets an asker remove
-an answer they did not want, and staying alive through odd gateway payloads.
+anyone. It also owns the Discord-only parts: the `/faq` and `/faq-list` slash
+commands, the 🗑️ reaction that lets an asker remove an answer they did not want,
+sharding, reaching Discord at start-up within the connect budget, finishing replies
+in flight at shutdown, and staying alive through odd gateway payloads.
 
-`faqbot run discord` calls `main(responder, os.environ)`; tests build a `DiscordBot`
-from a `DiscordConfig` and run it in their own event loop against a fake server.
+`faqbot run discord` calls `main(responder, settings, state, health, heartbeat)`; tests
+build a `DiscordBot` from `DiscordSettings` and run it in their own event loop against
+a fake server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import aiohttp
 import discord
 import discord.gateway
 import discord.http
 import yarl
 from discord import app_commands
 
+from faqbot.backoff import Deadline, GaveUp, retry_until
+from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
-from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
+from faqbot.matching.text import addressee
+from faqbot.platforms.answering import AnsweringThread, Overloaded
+from faqbot.platforms.lifecycle import SHUTDOWN_GRACE_SECONDS, FatalPlatformError, run_adapter
+from faqbot.platforms.network import describe_network_error
 from faqbot.render import render_discord
 from faqbot.responder import IncomingMessage, Reply, Responder
 from faqbot.settings import DiscordSettings, Settings
@@ -40,10 +50,39 @@ log = logging.getLogger(__name__)
 REMOVE_EMOJI = "🗑️"
 CHOICE_LIMIT = 25  # Discord: at most 25 autocomplete choices
 CHOICE_TEXT_LIMIT = 100  # Discord: choice names and string values at most 100 characters
-_REMEMBERED_REPLIES = 4096
+# Our latest answers, whose asker may still remove them with 🗑️ (older ones stay).
+REMEMBERED_REPLIES = 4096
+# (channel, name) pairs of recent speakers; names are at most 32 characters, so about 200 bytes each.
+REMEMBERED_SPEAKERS = 20_000
+_SPEAKER_BYTES = 200
 _VARIATION_SELECTOR = "\ufe0f"
 _ANSWERED_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _NO_PINGS = discord.AllowedMentions.none()
+_OPENING_NAME = re.compile(r"\A[^:,]*[:,]")  # what `addressee` read as a name, up to its colon or comma
+# One try at reaching the API or the gateway at start-up: Discord answers in well under a second.
+# A try gets at most a quarter of the connect budget, so that even a short budget sees retries.
+ATTEMPT_SECONDS = 10.0
+# Discord allows one IDENTIFY per 5 s (per max_concurrency bucket); discord.py's own spacing.
+IDENTIFY_SPACING_SECONDS = 5.0
+# At shutdown, replies being sent get this long to finish: well within the lifecycle's grace.
+DRAIN_SECONDS = SHUTDOWN_GRACE_SECONDS / 2
+# A frame discord.py cannot read raises one of these inside its gateway loop.
+_UNREADABLE_FRAME = (ValueError, TypeError, AttributeError, KeyError, IndexError, zlib.error)
+REJECTED_TOKEN = "Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal"
+# Gateway close codes that retrying cannot fix, with what the operator can do.
+_FATAL_CLOSE_CODES = {
+    4004: REJECTED_TOKEN,
+    4010: "Discord refused the shard: check FAQBOT_DISCORD_SHARD_COUNT and FAQBOT_DISCORD_SHARD_IDS",
+    4011: "Discord requires sharding for this bot (too many guilds for one connection): set "
+    "FAQBOT_DISCORD_SHARD_COUNT (see the README on sharding)",
+    4012: "Discord refused the gateway API version discord.py speaks: upgrade discord.py",
+    4013: "Discord refused the requested intents as invalid",
+}
+PRIVILEGED_INTENT_REFUSED = (
+    "Discord refused the message content intent: enable it for the bot in the developer portal, "
+    "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
+)
+T = TypeVar("T")
 
 
 def point_at_server(api_base: str | None, gateway: str | None) -> None:
@@ -67,6 +106,36 @@ def _same_emoji(a: str, b: str) -> bool:
     return a.replace(_VARIATION_SELECTOR, "") == b.replace(_VARIATION_SELECTOR, "")
 
 
+def _names_of(user: discord.abc.User) -> set[str]:
+    """What chat may call a member: user name, display name and server nickname, casefolded."""
+    names = {user.name, getattr(user, "global_name", None), getattr(user, "nick", None)}
+    return {name.casefold() for name in names if name}
+
+
+class RecentSpeakers:
+    """Who spoke lately in each channel, by every name chat may call them.
+
+    Without the privileged members intent Discord does not tell the bot who is in a server;
+    what it sees is who writes, whom they mention and whom they reply to. That is enough to
+    read "alice: try this" as said to alice when alice is part of the conversation. The memory
+    is bounded by count and size; a member it forgot is one whose name-first message to them
+    may get a passive answer, as before the bot knew them."""
+
+    def __init__(self, limit: int = REMEMBERED_SPEAKERS) -> None:
+        self._speakers: BoundedDict[tuple[int, str], int] = BoundedDict(limit, max_bytes=limit * _SPEAKER_BYTES)
+
+    def saw(self, channel_id: int, user: discord.abc.User) -> None:
+        for name in _names_of(user):
+            self._speakers[(channel_id, name)] = user.id
+
+    def called(self, channel_id: int, name: str) -> int | None:
+        """The id of the recent speaker in the channel known by `name` (casefolded), if any."""
+        return self._speakers.get((channel_id, name))
+
+    def __len__(self) -> int:
+        return len(self._speakers)
+
+
 def _embeds(rendered_embeds: list[dict[str, Any]]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(embed) for embed in rendered_embeds]
 
@@ -81,13 +150,29 @@ def _choice(entry_id: str, title: str) -> app_commands.Choice[str]:
     return app_commands.Choice(name=name, value=value)
 
 
-class DiscordBot(discord.Client):
-    """A discord.py client wired to a `Responder`."""
+class DiscordBot(discord.AutoShardedClient):
+    """A discord.py client wired to a `Responder`.
 
-    def __init__(self, responder: Responder, config: DiscordSettings, **client_options: Any) -> None:
+    Always the sharded client: it runs the shards `config` names (`shard_count`, `shard_ids`)
+    or, when it names none, as many as Discord recommends (one, below 2,500 guilds); each
+    guild's events arrive on exactly one shard, so processes that split the shards between
+    them never see the same conversation."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        config: DiscordSettings,
+        *,
+        remembered_speakers: int = REMEMBERED_SPEAKERS,
+        identify_spacing: float = IDENTIFY_SPACING_SECONDS,
+        **client_options: Any,
+    ) -> None:
         intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
         intents.message_content = config.message_content
         client_options.setdefault("allowed_mentions", _NO_PINGS)
+        if config.shard_count is not None:
+            client_options.setdefault("shard_count", config.shard_count)
+            client_options.setdefault("shard_ids", list(config.shard_ids) or None)
         super().__init__(intents=intents, **client_options)
         self.responder = responder
         self.config = config
@@ -95,8 +180,14 @@ class DiscordBot(discord.Client):
         self.tree.error(self._on_app_command_error)
         for command in _slash_commands(self):
             self.tree.add_command(command)
-        self._asker_of_reply: OrderedDict[int, int] = OrderedDict()
+        self._asker_of_reply: BoundedDict[int, int] = BoundedDict(REMEMBERED_REPLIES)
+        self.speakers = RecentSpeakers(remembered_speakers)
+        self.stopping = False  # set at shutdown: new events are left alone
+        self.identify_spacing = identify_spacing
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self.answering = AnsweringThread()  # every call to the responder goes through it
         self._guard_gateway_parsers()
+        self._guard_gateway_frames()
 
     # -- start-up -------------------------------------------------------------------
 
@@ -111,6 +202,9 @@ class DiscordBot(discord.Client):
             )
         if not self.config.sync_commands:
             return
+        if self.shard_ids is not None and 0 not in self.shard_ids:
+            log.info("Slash commands are registered by the process that runs shard 0")
+            return
         try:
             if self.config.guild_id is not None:
                 guild = discord.Object(id=self.config.guild_id)
@@ -124,30 +218,24 @@ class DiscordBot(discord.Client):
 
     async def on_ready(self) -> None:
         if self.user is not None:
-            log.info("Connected to Discord as %s (id %s) in %d guild(s)", self.user, self.user.id, len(self.guilds))
+            shards = ", ".join(str(shard) for shard in sorted(self.shards))
+            log.info(
+                "Connected to Discord as %s (id %s) in %d guild(s), shard(s) %s of %s",
+                self.user,
+                self.user.id,
+                len(self.guilds),
+                shards,
+                self.shard_count,
+            )
 
-    async def connect(self, *, reconnect: bool = True) -> None:
-        """discord.py's gateway loop, restarted if an unexpected frame breaks it.
+    async def close(self) -> None:
+        await super().close()
+        self.answering.close()
 
-        discord.py lets a frame it cannot decode (not JSON, not an object) end
-        `Client.start`; a FAQ bot should log it and reconnect instead.
-        """
-        delay = 1.0
-        while not self.is_closed():
-            try:
-                await super().connect(reconnect=reconnect)
-                return
-            except (discord.LoginFailure, discord.PrivilegedIntentsRequired, discord.ConnectionClosed):
-                raise
-            except Exception:
-                if not reconnect or self.is_closed():
-                    raise
-                log.exception("Gateway connection broke on an unexpected payload; reconnecting in %.0f s", delay)
-                if self.ws is not None:
-                    with contextlib.suppress(Exception):
-                        await self.ws.close(code=4000)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Space this process's IDENTIFYs as Discord requires (discord.py's rule, its spacing configurable)."""
+        if not initial:
+            await asyncio.sleep(self.identify_spacing)
 
     def _guard_gateway_parsers(self) -> None:
         """Log and skip a gateway event discord.py cannot parse, instead of dropping the connection."""
@@ -165,15 +253,75 @@ class DiscordBot(discord.Client):
         for event, parse in list(parsers.items()):
             parsers[event] = guarded(event, parse)
 
+    def _guard_gateway_frames(self) -> None:
+        """Skip a gateway frame discord.py cannot read (not JSON, not an object, a broken HELLO).
+
+        discord.py lets such a frame end its gateway loop, which takes the whole sharded client
+        down. It has no hook for it; every new gateway websocket passes through its state's
+        `_update_references`, which is where each one gets the guard."""
+        connection = self._connection
+        update_references = connection._update_references
+
+        def guard(ws: discord.gateway.DiscordWebSocket) -> None:
+            update_references(ws)
+            receive = ws.received_message
+
+            async def received_message(message: Any, /) -> None:
+                try:
+                    await receive(message)
+                except _UNREADABLE_FRAME as error:
+                    log.warning("Skipped a gateway frame discord.py could not read (%s)", type(error).__name__)
+
+            ws.received_message = received_message
+
+        connection._update_references = guard
+
+    # -- in flight --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _in_flight_work(self) -> Iterator[None]:
+        """Mark the event handler running in this task as work to finish before shutting down."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> int:
+        """Stop taking new events and let replies being worked on or sent finish, for at most
+        `timeout` seconds; those still unfinished are cancelled. Returns how many were dropped."""
+        self.stopping = True
+        pending = {task for task in self._in_flight if not task.done()}
+        if pending:
+            log.info("Finishing %d repl%s before shutting down", len(pending), "y" if len(pending) == 1 else "ies")
+            _, pending = await asyncio.wait(pending, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning(
+                "%d repl%s could not be sent before shutting down", len(pending), "y" if len(pending) == 1 else "ies"
+            )
+        return len(pending)
+
     # -- messages -------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
         """A member's message: maybe a command, a mention, or a question to answer passively."""
+        if self.stopping:
+            return
+        self._remember_speakers(message)
         if not self._from_a_member(message):
             return
+        with self._in_flight_work():
+            await self._answer(message)
+
+    async def _answer(self, message: discord.Message) -> None:
         text, addressed = self._strip_own_mention(message.content)
-        if isinstance(message.channel, discord.DMChannel):
-            addressed = True
+        text, by_name = self._strip_own_name(text, message)
+        addressed = addressed or by_name or isinstance(message.channel, discord.DMChannel)
         conversation = str(message.channel.id)
         parent = getattr(message.channel, "parent_id", None)
         asked = IncomingMessage(
@@ -181,10 +329,13 @@ class DiscordBot(discord.Client):
             conversation,
             str(message.author.id),
             addressed,
-            self._said_to_someone_else(message),
+            self._said_to_someone_else(message, text),
             parent_id=str(parent) if isinstance(message.channel, discord.Thread) and parent else None,
         )
-        reply = self.responder.respond(asked)
+        try:
+            reply = await self.answering.run(self.responder.respond, asked, cost=len(text))
+        except Overloaded:
+            return
         if reply is None:
             return
         rendered = render_discord(reply)
@@ -199,13 +350,39 @@ class DiscordBot(discord.Client):
         if reply.passive:
             await self._offer_removal(sent)
 
-    def _said_to_someone_else(self, message: discord.Message) -> bool:
-        """A mention of another member, or a reply to their message: their conversation."""
+    def _said_to_someone_else(self, message: discord.Message, text: str) -> bool:
+        """A mention of another member, a reply to their message, or a message that opens with
+        the name of someone who spoke in the channel lately ("alice: try this"): their conversation."""
         ours = (self.user.id if self.user else None, message.author.id)
         if any(user.id not in ours for user in message.mentions):
             return True
         replied = message.reference.resolved if message.reference is not None else None
-        return isinstance(replied, discord.Message) and replied.author.id not in ours
+        if isinstance(replied, discord.Message) and replied.author.id not in ours:
+            return True
+        name = addressee(text)
+        return name is not None and self.speakers.called(message.channel.id, name) not in (None, *ours)
+
+    def _remember_speakers(self, message: discord.Message) -> None:
+        """Everyone this message shows to be in the conversation: its author, whom it mentions
+        and whom it replies to (webhooks post under any name they like, so not them)."""
+        channel = message.channel.id
+        if message.webhook_id is None:
+            self.speakers.saw(channel, message.author)
+        for user in message.mentions:
+            self.speakers.saw(channel, user)
+        replied = message.reference.resolved if message.reference is not None else None
+        if isinstance(replied, discord.Message) and replied.webhook_id is None:
+            self.speakers.saw(channel, replied.author)
+
+    def _strip_own_name(self, text: str, message: discord.Message) -> tuple[str, bool]:
+        """A message that opens with the bot's name ("faqbot: how do I ...") asks it, as a mention does."""
+        name = addressee(text)
+        if name is None or self.user is None:
+            return text, False
+        me = message.guild.me if message.guild is not None else self.user
+        if name not in _names_of(self.user) | _names_of(me):
+            return text, False
+        return _OPENING_NAME.sub("", text, count=1).strip(), True
 
     def _from_a_member(self, message: discord.Message) -> bool:
         """Only people's ordinary messages: never ourselves, other bots, webhooks or system messages."""
@@ -225,8 +402,6 @@ class DiscordBot(discord.Client):
 
     def _remember_reply(self, reply_id: int, asker_id: int) -> None:
         self._asker_of_reply[reply_id] = asker_id
-        while len(self._asker_of_reply) > _REMEMBERED_REPLIES:
-            self._asker_of_reply.popitem(last=False)
 
     async def _offer_removal(self, reply: discord.Message) -> None:
         """Put a 🗑️ under a passive answer, so the asker sees how to remove it."""
@@ -237,7 +412,7 @@ class DiscordBot(discord.Client):
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         """🗑️ on one of our replies, by its asker or a moderator, deletes the reply."""
-        if self.user is None or payload.user_id == self.user.id:
+        if self.user is None or payload.user_id == self.user.id or self.stopping:
             return
         if payload.emoji.id is not None or not _same_emoji(payload.emoji.name or "", REMOVE_EMOJI):
             return
@@ -260,20 +435,44 @@ class DiscordBot(discord.Client):
 
     async def answer_slash(self, interaction: discord.Interaction, question: str) -> None:
         """`/faq question`: an autocomplete pick is an entry id and answers exactly it; else ask."""
+        if self.stopping:
+            return
+        with self._in_flight_work():
+            await self._answer_slash(interaction, question)
+
+    async def _answer_slash(self, interaction: discord.Interaction, question: str) -> None:
         conversation = str(interaction.channel_id)
-        reply = self.responder.answer_entry(question, conversation)
-        if reply is None:
-            asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
-            reply = self.responder.respond(asked) or self.responder.help_reply(conversation)
+        asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
+        try:
+            reply = await self.answering.run(self._slash_reply, asked, cost=len(question))
+        except Overloaded:
+            return
         await self._send_interaction_reply(interaction, reply)
+
+    def _slash_reply(self, asked: IncomingMessage) -> Reply:
+        """(In the answering thread.) The entry picked by id, else the answer to the question."""
+        reply = self.responder.answer_entry(asked.text, asked.conversation_id)
+        if reply is None:
+            reply = self.responder.respond(asked) or self.responder.help_reply(asked.conversation_id)
+        return reply
 
     async def list_slash(self, interaction: discord.Interaction, page: int) -> None:
         """`/faq-list [page]`: one page of what the bot knows, shown only to whoever asked."""
-        await self._send_interaction_reply(interaction, self.responder.listing_reply(page), ephemeral=True)
+        if self.stopping:
+            return
+        with self._in_flight_work():
+            try:
+                reply = await self.answering.run(self.responder.listing_reply, page)
+            except Overloaded:
+                return
+            await self._send_interaction_reply(interaction, reply, ephemeral=True)
 
-    def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
+    async def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
         """Entries matching what the member has typed so far, as Discord choices."""
-        entries = self.responder.autocomplete(partial, limit=CHOICE_LIMIT)
+        try:
+            entries = await self.answering.run(self.responder.autocomplete, partial, CHOICE_LIMIT, cost=len(partial))
+        except Overloaded:
+            return []
         return [_choice(entry.id, entry.title) for entry in entries]
 
     async def _send_interaction_reply(
@@ -310,7 +509,7 @@ def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None
 
     @faq.autocomplete("question")
     async def faq_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return bot.autocomplete_choices(current)
+        return await bot.autocomplete_choices(current)
 
     @app_commands.command(name="faq-list", description="List what the FAQ can answer")
     @app_commands.describe(page="Page number, from 1")
@@ -320,41 +519,180 @@ def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None
     return [faq, faq_list]
 
 
-class _DiscordAdapter:
-    """Runs one `DiscordBot` until the lifecycle's stop event."""
+# -- start-up: reaching Discord within the connect budget ----------------------------------
 
-    def __init__(self, bot: DiscordBot, health: Health) -> None:
+
+class _Unavailable(Exception):
+    """An answer that means "not now" (HTTP 429, 5xx, a gateway that says nothing): worth retrying."""
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The start-up budget: when retrying stops, and how long one try may take."""
+
+    deadline: Deadline
+    attempt_limit: float
+
+    @classmethod
+    def of(cls, seconds: float) -> _Budget:
+        return cls(Deadline.after(seconds), min(ATTEMPT_SECONDS, seconds / 4))
+
+    def attempt(self) -> float:
+        return max(0.1, min(self.attempt_limit, self.deadline.remaining()))
+
+    def failure(self, url: str) -> Callable[[Exception], str | None]:
+        """What `retry_until` logs for a failed try at `url`; None for what retrying cannot fix."""
+
+        def describe(error: Exception) -> str | None:
+            if isinstance(error, _Unavailable):
+                return str(error)
+            return describe_network_error(url, error, self.attempt_limit)
+
+        return describe
+
+    async def retry(self, attempt: Callable[[], Awaitable[T]], url: str) -> T:
+        return await retry_until(attempt, deadline=self.deadline, failure=self.failure(url), log=log)
+
+    async def within(self, work: Awaitable[T], what: str) -> T:
+        """`work` within what is left; running out is `GaveUp` saying `what` did not finish."""
+        try:
+            return await asyncio.wait_for(work, max(0.1, self.deadline.remaining()))
+        except TimeoutError:
+            raise GaveUp(f"{what} did not finish in time") from None
+
+
+async def _ask_for_the_gateway(url: str, token: str, seconds: float) -> tuple[str, int]:
+    """`GET /gateway/bot`: the API answers, takes the token, and says where the gateway is and
+    how many shards it recommends."""
+    headers = {"Authorization": f"Bot {token}", "User-Agent": "faqbot (discord.py)"}
+    timeout = aiohttp.ClientTimeout(total=seconds)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url, headers=headers) as response:
+        if response.status == 401:
+            raise FatalPlatformError(REJECTED_TOKEN)
+        if response.status == 429 or response.status >= 500:
+            raise _Unavailable(f"{url} answered HTTP {response.status}")
+        if response.status != 200:
+            raise FatalPlatformError(f"{url} answered HTTP {response.status}: is FAQBOT_DISCORD_API_BASE right?")
+        try:
+            answer = await response.json(content_type=None)
+            gateway, shards = answer.get("url"), answer.get("shards", 1)
+        except (ValueError, AttributeError):
+            gateway, shards = None, 1
+        if not isinstance(gateway, str) or not gateway.startswith(("ws://", "wss://")):
+            raise FatalPlatformError(f"{url} did not answer as the Discord API does: is FAQBOT_DISCORD_API_BASE right?")
+        return gateway, shards if isinstance(shards, int) and shards > 0 else 1
+
+
+async def _hear_the_gateway(gateway: str, seconds: float) -> None:
+    """Open the gateway and wait for its HELLO: it is there and speaks Discord's protocol."""
+    url = str(yarl.URL(gateway).with_query(v=discord.http.INTERNAL_API_VERSION, encoding="json"))
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(seconds):
+            ws = await session.ws_connect(url)
+        async with ws:
+            try:
+                hello = await asyncio.wait_for(ws.receive(), seconds)
+            except TimeoutError:
+                raise _Unavailable(f"{gateway} accepted the connection but said nothing within {seconds:g} s") from None
+    try:
+        op = json.loads(hello.data).get("op") if hello.type is aiohttp.WSMsgType.TEXT else None
+    except (ValueError, AttributeError):
+        op = None
+    if op != discord.gateway.DiscordWebSocket.HELLO:
+        raise _Unavailable(f"{gateway} did not greet as the Discord gateway does")
+
+
+def _fatal(error: BaseException) -> FatalPlatformError | None:
+    """The operator's one line for an error that ends the bot, when retrying cannot help."""
+    if isinstance(error, discord.LoginFailure):
+        return FatalPlatformError(REJECTED_TOKEN)
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return FatalPlatformError(PRIVILEGED_INTENT_REFUSED)
+    if isinstance(error, discord.ConnectionClosed) and error.code in _FATAL_CLOSE_CODES:
+        return FatalPlatformError(_FATAL_CLOSE_CODES[error.code])
+    if isinstance(error, discord.GatewayNotFound):
+        return FatalPlatformError(f"{discord.http.Route.BASE}/gateway/bot stopped telling where the gateway is")
+    return None
+
+
+class DiscordAdapter:
+    """Runs one `DiscordBot` until the lifecycle's stop event.
+
+    Start-up: the API is asked where the gateway is (which checks the token too), the gateway
+    is heard saying HELLO, then discord.py logs in and connects its shards; each step is
+    retried with backoff, one line per try, until `connect_timeout` runs out. Shutdown:
+    replies in flight finish (for `DRAIN_SECONDS` at most), then the connection closes."""
+
+    def __init__(self, bot: DiscordBot, health: Health, connect_timeout: float) -> None:
         self.bot = bot
         self.health = health
+        self.connect_timeout = connect_timeout
 
     async def run(self, stop: asyncio.Event) -> None:
         bot = self.bot
         token = bot.config.token
         assert token is not None
+        budget = _Budget.of(self.connect_timeout)
+        api = discord.http.Route.BASE
+        log.info("Connecting to Discord at %s (giving up after %g s)", api, self.connect_timeout)
         async with bot:
-            running = asyncio.create_task(bot.start(token), name="faqbot-discord")
-            ready = asyncio.create_task(bot.wait_until_ready())
-            stopping = asyncio.create_task(stop.wait())
+            asked = f"{api}/gateway/bot"
+            gateway, recommended = await budget.retry(
+                lambda: _ask_for_the_gateway(asked, token, budget.attempt()), asked
+            )
+            if bot.shard_count is None and bot.config.gateway:
+                bot.shard_count = recommended  # so that discord.py connects to the configured gateway
+            if bot.shard_count is not None:  # discord.py then connects to its default gateway, not the API's
+                gateway = str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+            shards = len(bot.shard_ids) if bot.shard_ids else bot.shard_count or recommended
+            await budget.retry(lambda: _hear_the_gateway(gateway, budget.attempt()), gateway)
             try:
-                await asyncio.wait({running, ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if ready.done() and not running.done():
-                    self.health.ready()
-                    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                ready.cancel()
-                stopping.cancel()
-                await bot.close()
-            try:
-                await running
+                await budget.within(bot.login(token), f"logging in at {api}")
             except discord.LoginFailure:
-                raise FatalPlatformError(
-                    "Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal"
-                ) from None
-            except discord.PrivilegedIntentsRequired:
-                raise FatalPlatformError(
-                    "Discord refused the message content intent: enable it for the bot in the developer portal, "
-                    "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
-                ) from None
+                raise FatalPlatformError(REJECTED_TOKEN) from None
+            except discord.HTTPException as error:
+                raise GaveUp(f"{api} answered HTTP {error.status} while logging in") from None
+            except (aiohttp.ClientError, OSError) as error:
+                raise GaveUp(describe_network_error(api, error) or str(error)) from None
+            connecting = asyncio.create_task(bot.connect(), name="faqbot-discord-gateway")
+            try:
+                # Each shard after the first waits its turn to IDENTIFY, on top of the budget.
+                ready_by = Deadline(budget.deadline.at + bot.identify_spacing * (shards - 1))
+                await self._until_ready(connecting, ready_by, gateway)
+                self.health.ready()
+                stopping = asyncio.create_task(stop.wait())
+                await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+            finally:
+                # Also when a signal cancelled the start-up: events flow from the first READY on,
+                # a moment before discord.py calls the bot ready, and their replies finish too.
+                await bot.drain()
+                await bot.close()
+                if not connecting.done():  # discord.py retries a shard that cannot connect forever
+                    connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({connecting})
+            self._raise_what_ended(connecting)
+
+    async def _until_ready(self, connecting: asyncio.Task[None], deadline: Deadline, gateway: str) -> None:
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        try:
+            await asyncio.wait({ready, connecting}, timeout=deadline.remaining(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if connecting.done():
+            self._raise_what_ended(connecting)
+            raise GaveUp(f"the Discord gateway at {gateway} closed the connection while connecting")
+        if not self.bot.is_ready():
+            raise GaveUp(f"the Discord gateway at {gateway} did not finish connecting in {self.connect_timeout:g} s")
+
+    @staticmethod
+    def _raise_what_ended(connecting: asyncio.Task[None]) -> None:
+        if connecting.cancelled() or connecting.exception() is None:
+            return
+        error = connecting.exception()
+        assert error is not None
+        raise _fatal(error) or error
 
 
 def main(responder: Responder, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
@@ -362,5 +700,8 @@ def main(responder: Responder, settings: Settings, state: StateFolder, health: H
     config = settings.require_discord()
     point_at_server(config.api_base, config.gateway)
     return run_adapter(
-        lambda: _DiscordAdapter(DiscordBot(responder, config), health), health, heartbeat, settings.heartbeat_seconds
+        lambda: DiscordAdapter(DiscordBot(responder, config), health, settings.connect_timeout),
+        health,
+        heartbeat,
+        settings.heartbeat_seconds,
     )

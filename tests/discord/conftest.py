@@ -16,6 +16,7 @@ from faqbot.platforms.discord_bot import DiscordBot, point_at_server
 from faqbot.responder import Responder, ResponderSettings
 from faqbot.settings import Settings, load_settings
 from faqbot.sources.loader import load_knowledge
+from faqbot.sources.model import Knowledge
 from tests.discord.fake_discord import FakeDiscord
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake-secret.do-not-log-me"
@@ -82,7 +83,9 @@ def responder(knowledge_dir: Path) -> Responder:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    """The fake server, with discord.py pointed at it (and pointed back afterwards)."""
+    """The fake server, with discord.py pointed at it (and pointed back afterwards).
+
+    A test fails if the bot sent anything Discord would refuse, unless it took the refusal out."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     server = FakeDiscord(TOKEN)
     await server.start()
@@ -90,6 +93,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     yield server
     await server.stop()
     discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+    assert not server.refusals, f"Discord would have refused what the bot sent: {server.refusals}"
 
 
 StartBot = Callable[..., Awaitable[DiscordBot]]
@@ -98,10 +102,11 @@ StartBot = Callable[..., Awaitable[DiscordBot]]
 @pytest.fixture
 async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[StartBot]:
     """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment.
-    Chat settings in the environment (FAQBOT_CHAT_*) give the bot a responder of its own."""
+    Settings other than FAQBOT_DISCORD_* (chat settings) or other `knowledge` give the bot a responder
+    of its own."""
     running: list[tuple[DiscordBot, asyncio.Task[None]]] = []
 
-    async def start(**env: str) -> DiscordBot:
+    async def start(knowledge: Knowledge | None = None, **env: str) -> DiscordBot:
         environment = {
             "FAQBOT_DISCORD_TOKEN": TOKEN,
             "FAQBOT_DISCORD_API_BASE": fake.api_base,
@@ -111,9 +116,9 @@ async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[St
         settings = settings_from(environment)
         config = settings.require_discord()
         point_at_server(config.api_base, config.gateway)
-        own = any(name.startswith("FAQBOT_CHAT_") for name in env)
-        bot_responder = Responder(responder.knowledge, settings.chat) if own else responder
-        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05)
+        own = knowledge is not None or any(not name.startswith("FAQBOT_DISCORD_") for name in env)
+        bot_responder = Responder(knowledge or responder.knowledge, settings.chat) if own else responder
+        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05, identify_spacing=0.05)
         task = asyncio.create_task(bot.start(config.token))
         running.append((bot, task))
         ready = asyncio.create_task(bot.wait_until_ready())

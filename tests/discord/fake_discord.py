@@ -3,40 +3,54 @@
 The real, unmodified discord.py client talks to it over HTTP and a websocket, so the
 tests exercise the library's own parsing, rate-limit handling and reconnect logic.
 It records every REST request so tests can assert on exactly what the bot sent, and
-lets tests inject gateway dispatches, drop the gateway connection and answer the next
-N calls to an endpoint with HTTP 429.
+lets tests inject gateway dispatches, drop a gateway connection, and answer the next
+N calls to an endpoint with HTTP 429, an error, late, or never.
 
-Only what the FAQ bot touches is modelled: one guild with text channels and a
-moderator role, messages, reactions, application commands and interaction callbacks.
+Like Discord it refuses (HTTP 400, Discord's error shape) a message or interaction
+callback that breaks Discord's limits (`discord_limits`), and it is shard-aware:
+`GET /gateway/bot` recommends a shard count, IDENTIFY carries `[shard id, count]`,
+each guild's events go to the shard `(guild_id >> 22) % count` and direct messages to
+shard 0; a bad shard closes with 4010, too many guilds on one shard with 4011.
+
+Only what the FAQ bot touches is modelled: guilds with text channels and a moderator
+role, messages, reactions, threads, application commands and interaction callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.discord.discord_limits import callback_refusal, message_refusal
+
 API_PREFIX = "/api/v10"
+CLIENT_GONE = 499  # recorded for a call whose client hung up before its answer (nginx's code for it)
 JSON = "application/json"  # exactly this: discord.py ignores bodies typed `application/json; charset=utf-8`
 
 BOT_ID = 100000000000000001
 APPLICATION_ID = BOT_ID
-GUILD_ID = 200000000000000001
+GUILD_ID = 200000000000000001  # on shard 0 of 2: (id >> 22) % 2 == 0
+SECOND_GUILD_ID = 200000000004194306  # on shard 1 of 2; joined only by tests that add it
 CHANNEL_ID = 300000000000000001
 QUIET_CHANNEL_ID = 300000000000000002
 DM_CHANNEL_ID = 300000000000000003
+SECOND_GUILD_CHANNEL_ID = 300000000000000011
 MOD_ROLE_ID = 400000000000000001
 OWNER_ID = 500000000000000001
 MEMBER_ID = 500000000000000002
 OTHER_MEMBER_ID = 500000000000000003
 MODERATOR_ID = 500000000000000004
 OTHER_BOT_ID = 500000000000000005
+NICKNAMED_ID = 500000000000000006  # a member with a display name and a server nickname
 
 MANAGE_MESSAGES = 1 << 13
 MESSAGE_CONTENT_INTENT = 1 << 15
@@ -50,6 +64,12 @@ def snowflake() -> str:
     return str(next(_snowflakes))
 
 
+def interaction_token() -> str:
+    """A reply credential shaped like Discord's (URL-safe base64, about 180 characters)."""
+    raw = f"interaction:{snowflake()}:{secrets.token_urlsafe(96)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
@@ -58,7 +78,7 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
     return {
         "id": str(user_id),
         "username": name,
-        "global_name": name,
+        "global_name": DISPLAY_NAMES.get(user_id, (name, None))[0],
         "discriminator": "0",
         "avatar": None,
         "bot": bot,
@@ -70,7 +90,7 @@ def member_payload(user_id: int, name: str, roles: tuple[int, ...] = ()) -> dict
     """A guild member object, with its user."""
     return {
         "user": user_payload(user_id, name),
-        "nick": None,
+        "nick": DISPLAY_NAMES.get(user_id, (name, None))[1],
         "roles": [str(r) for r in roles],
         "joined_at": "2024-01-01T00:00:00+00:00",
         "deaf": False,
@@ -86,7 +106,16 @@ MEMBERS: dict[int, tuple[str, tuple[int, ...]]] = {
     MEMBER_ID: ("alice", ()),
     OTHER_MEMBER_ID: ("bob", ()),
     MODERATOR_ID: ("mod", (MOD_ROLE_ID,)),
+    NICKNAMED_ID: ("dana_s", ()),
 }
+
+
+def _name_of(user_id: int) -> str:
+    return "faqbot" if user_id == BOT_ID else MEMBERS.get(user_id, ("someone", ()))[0]
+
+
+# (global display name, nickname in the guild) of members who set them
+DISPLAY_NAMES: dict[int, tuple[str, str | None]] = {NICKNAMED_ID: ("Dana Scully", "Agent Dee")}
 
 
 def _role(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
@@ -106,11 +135,11 @@ def _role(role_id: int, name: str, permissions: int, position: int) -> dict[str,
     }
 
 
-def _text_channel(channel_id: int, name: str, position: int) -> dict[str, Any]:
+def _text_channel(guild_id: int, channel_id: int, name: str, position: int) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": 0,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "name": name,
         "position": position,
         "permission_overwrites": [],
@@ -122,11 +151,23 @@ def _text_channel(channel_id: int, name: str, position: int) -> dict[str, Any]:
     }
 
 
-def guild_payload() -> dict[str, Any]:
-    """GUILD_CREATE data: one guild, two text channels, @everyone and a moderator role."""
+# The text channels of each guild, with their names.
+GUILD_CHANNELS: dict[int, tuple[tuple[int, str], ...]] = {
+    GUILD_ID: ((CHANNEL_ID, "help"), (QUIET_CHANNEL_ID, "off-topic")),
+    SECOND_GUILD_ID: ((SECOND_GUILD_CHANNEL_ID, "questions"),),
+}
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Which shard carries a guild's events: Discord's rule."""
+    return (guild_id >> 22) % shard_count
+
+
+def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
+    """GUILD_CREATE data: a guild, its text channels, @everyone and a moderator role."""
     return {
-        "id": str(GUILD_ID),
-        "name": "Test Community",
+        "id": str(guild_id),
+        "name": "Test Community" if guild_id == GUILD_ID else "Another Community",
         "icon": None,
         "owner_id": str(OWNER_ID),
         "region": None,
@@ -136,7 +177,7 @@ def guild_payload() -> dict[str, Any]:
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
         "roles": [
-            _role(GUILD_ID, "@everyone", EVERYONE_PERMISSIONS, 0),
+            _role(guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
             _role(MOD_ROLE_ID, "moderators", MANAGE_MESSAGES, 1),
         ],
         "emojis": [],
@@ -164,8 +205,8 @@ def guild_payload() -> dict[str, Any]:
             {**member_payload(BOT_ID, "faqbot"), "user": user_payload(BOT_ID, "faqbot", bot=True)},
         ],
         "channels": [
-            _text_channel(CHANNEL_ID, "help", 0),
-            _text_channel(QUIET_CHANNEL_ID, "off-topic", 1),
+            _text_channel(guild_id, channel_id, name, position)
+            for position, (channel_id, name) in enumerate(GUILD_CHANNELS[guild_id])
         ],
         "threads": [],
         "presences": [],
@@ -188,11 +229,28 @@ class RecordedRequest:
 
 @dataclass
 class _Fault:
+    """How the next `times` matching REST calls are answered: a 429 (`retry_after`), an error
+    `status`, late (`delay` seconds, then normally) or never (`stall`)."""
+
     method: str
     pattern: re.Pattern[str]
     times: int
-    retry_after: float | None  # None: answer `status` with an error body instead of a 429
-    status: int = 429
+    retry_after: float | None = None
+    status: int | None = None
+    delay: float = 0.0
+    stall: bool = False
+
+
+@dataclass
+class _Session:
+    """One identified gateway session: a shard, its sequence and what it was sent (for RESUME)."""
+
+    shard: tuple[int, int]  # (id, count)
+    session_id: str
+    ws: web.WebSocketResponse | None
+    sequence: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    live: asyncio.Event = field(default_factory=asyncio.Event)  # identified or resumed, ready for dispatches
 
 
 class FakeDiscord:
@@ -200,22 +258,30 @@ class FakeDiscord:
 
     def __init__(self, token: str) -> None:
         self.token = token
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # answered calls, in the order they were answered
+        self.arrived: list[tuple[str, str]] = []  # (method, path) of every call as it arrives
+        # Messages refused as Discord would refuse them (path, 400 body); the fixture fails a test
+        # that leaves any here, so a test expecting a refusal takes it out.
+        self.refusals: list[tuple[str, dict[str, Any]]] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
         self.messages: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
         self.identify_count = 0
+        self.identified_shards: list[tuple[int, int]] = []  # (shard id, shard count) of each IDENTIFY
         self.intents = 0
         self.message_content_allowed = True  # False: like a bot whose portal setting is off (close 4014)
+        self.guild_ids: list[int] = [GUILD_ID]  # the guilds the bot is in
+        self.recommended_shards = 1  # what GET /gateway/bot recommends
+        self.advertised_gateway: str | None = None  # what GET /gateway/bot says the gateway is (default: this one)
+        self.guilds_per_shard = 2500  # more on one shard: Discord closes with 4011, sharding required
+        self.gateway_silent = False  # True: accept gateway connections and never say HELLO
         self.resume_count = 0
         self.connections = 0
         self._faults: list[_Fault] = []
         self._changed = asyncio.Condition()
-        self._ws: web.WebSocketResponse | None = None
-        self._session_live = asyncio.Event()  # identified or resumed, ready for dispatches
-        self._session_id = ""
-        self._sequence = 0
-        self._sent: list[dict[str, Any]] = []  # dispatches of this session, replayed on RESUME
+        self._sessions: dict[int, _Session] = {}  # by shard id
+        self._channel_guild = {c: g for g, channels in GUILD_CHANNELS.items() for c, _ in channels}
+        self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -234,8 +300,10 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+        self._stopping.set()  # stalled requests end
+        for session in self._sessions.values():
+            if session.ws is not None:
+                await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -250,27 +318,49 @@ class FakeDiscord:
     # -- what tests drive ----------------------------------------------------------
 
     async def dispatch(self, event: str, data: Any) -> None:
-        """Send a gateway dispatch; if the connection is down, it is replayed on RESUME."""
-        self._sequence += 1
-        frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
-        self._sent.append(frame)
-        if self._session_live.is_set() and self._ws is not None and not self._ws.closed:
-            await self._ws.send_str(json.dumps(frame))
+        """Send a gateway dispatch on the shard that carries it (a guild's, or shard 0 for direct
+        messages); if that connection is down, it is replayed on RESUME."""
+        session = self._sessions.get(self._shard_for(data))
+        if session is not None:  # else Discord would have nowhere to send it either
+            await self._dispatch_on(session, event, data)
 
-    async def send_raw(self, text: str) -> None:
-        """Send an arbitrary text frame on the gateway (for garbage-payload tests)."""
-        await self.wait_connected()
-        assert self._ws is not None
-        await self._ws.send_str(text)
+    async def _dispatch_on(self, session: _Session, event: str, data: Any) -> None:
+        session.sequence += 1
+        frame = {"op": 0, "t": event, "s": session.sequence, "d": data}
+        session.sent.append(frame)
+        if session.live.is_set() and session.ws is not None and not session.ws.closed:
+            await session.ws.send_str(json.dumps(frame))
 
-    async def wait_connected(self, timeout: float = 5.0) -> None:
-        await asyncio.wait_for(self._session_live.wait(), timeout)
+    def _shard_for(self, data: Any) -> int:
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if not guild_id or not str(guild_id).isdigit():
+            return 0
+        counts = {session.shard[1] for session in self._sessions.values()}
+        return shard_of(int(guild_id), max(counts, default=1))
 
-    async def drop_gateway(self) -> None:
-        """Cut the gateway connection the way a network fault would (no close handshake)."""
-        ws = self._ws
-        self._session_live.clear()
-        self._ws = None
+    async def send_raw(self, text: str, shard: int = 0) -> None:
+        """Send an arbitrary text frame on a shard's gateway connection (for garbage-payload tests)."""
+        await self.wait_connected(shard=shard)
+        ws = self._sessions[shard].ws
+        assert ws is not None
+        await ws.send_str(text)
+
+    async def wait_connected(self, timeout: float = 5.0, shard: int = 0) -> None:
+        """Until the shard's session is identified or resumed."""
+
+        async def live() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: shard in self._sessions)
+            await self._sessions[shard].live.wait()
+
+        await asyncio.wait_for(live(), timeout)
+
+    async def drop_gateway(self, shard: int = 0) -> None:
+        """Cut a shard's gateway connection the way a network fault would (no close handshake)."""
+        session = self._sessions[shard]
+        ws = session.ws
+        session.live.clear()
+        session.ws = None
         if ws is not None:
             transport = ws._req.transport if ws._req is not None else None
             if transport is not None:
@@ -280,11 +370,19 @@ class FakeDiscord:
 
     def rate_limit(self, method: str, path_pattern: str, *, times: int = 1, retry_after: float = 0.3) -> None:
         """Answer the next `times` calls matching method and path regex with HTTP 429."""
-        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, retry_after))
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, retry_after=retry_after))
 
     def refuse(self, method: str, path_pattern: str, *, times: int = 1, status: int = 403) -> None:
         """Answer the next `times` matching calls with an error, e.g. 403 Missing Permissions."""
-        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, None, status))
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, status=status))
+
+    def delay(self, method: str, path_pattern: str, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` matching calls only after `seconds` (a slow network, a busy API)."""
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, delay=seconds))
+
+    def stall(self, method: str, path_pattern: str, *, times: int = 1_000_000) -> None:
+        """Never answer matching calls: the connection stays open and silent until the fake stops."""
+        self._faults.append(_Fault(method.upper(), re.compile(path_pattern), times, stall=True))
 
     def requests_to(self, method: str, path_pattern: str, *, status: int | None = None) -> list[RecordedRequest]:
         pattern = re.compile(path_pattern)
@@ -328,6 +426,8 @@ class FakeDiscord:
         guild: bool = True,
         message_type: int = 0,
         replying_to: dict[str, Any] | None = None,
+        embeds: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """MESSAGE_CREATE data as Discord sends it for a member's message (`replying_to`:
         the payload of the message it replies to)."""
@@ -341,16 +441,16 @@ class FakeDiscord:
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": False,
-            "mentions": [user_payload(m, "faqbot" if m == BOT_ID else "user", bot=m == BOT_ID) for m in mentions],
+            "mentions": [user_payload(m, _name_of(m), bot=m == BOT_ID) for m in mentions],
             "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
+            "attachments": attachments or [],
+            "embeds": embeds or [],
             "pinned": False,
             "type": message_type,
             "flags": 0,
         }
         if guild:
-            data["guild_id"] = str(GUILD_ID)
+            data["guild_id"] = str(self._channel_guild.get(channel_id, GUILD_ID))
             if not bot and webhook_id is None:
                 member = member_payload(author_id, name, roles)
                 del member["user"]
@@ -377,17 +477,19 @@ class FakeDiscord:
         mentioned = any(m["id"] == str(BOT_ID) for m in message["mentions"])
         return "guild_id" in message and not mentioned and not self.intents & MESSAGE_CONTENT_INTENT
 
-    async def create_thread(self, parent_id: int) -> int:
+    async def create_thread(self, parent_id: int, name: str = "a question") -> int:
         """THREAD_CREATE: a public thread in a text channel; returns its id."""
         thread_id = int(snowflake())
+        guild_id = self._channel_guild.get(parent_id, GUILD_ID)
+        self._channel_guild[thread_id] = guild_id
         await self.dispatch(
             "THREAD_CREATE",
             {
                 "id": str(thread_id),
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(guild_id),
                 "parent_id": str(parent_id),
                 "owner_id": str(MEMBER_ID),
-                "name": "a question",
+                "name": name,
                 "type": 11,
                 "last_message_id": None,
                 "rate_limit_per_user": 0,
@@ -414,7 +516,7 @@ class FakeDiscord:
                 "user_id": str(user_id),
                 "channel_id": str(channel_id),
                 "message_id": message_id,
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(self._channel_guild.get(channel_id, GUILD_ID)),
                 "member": member_payload(user_id, name, roles),
                 "emoji": {"id": None, "name": emoji},
                 "burst": False,
@@ -427,22 +529,23 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """Inject INTERACTION_CREATE from a guild member; returns its payload (id, token)."""
         name, roles = MEMBERS.get(user_id, ("someone", ()))
+        guild_id = str(self._channel_guild.get(channel_id, GUILD_ID))
         payload = {
             "id": snowflake(),
             "application_id": str(APPLICATION_ID),
             "type": interaction_type,
             "data": data,
-            "guild_id": str(GUILD_ID),
+            "guild_id": guild_id,
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(GUILD_ID), "name": "help"},
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": guild_id, "name": "help"},
             "member": member_payload(user_id, name, roles),
-            "token": "interaction-token-" + snowflake(),
+            "token": interaction_token(),
             "version": 1,
             "app_permissions": str(EVERYONE_PERMISSIONS),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": guild_id},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -474,7 +577,10 @@ class FakeDiscord:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         self.connections += 1
-        self._ws = ws
+        await self._notify()
+        if self.gateway_silent:
+            await self._stopping.wait()
+            return ws
         await ws.send_str(json.dumps({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": 41250}}))
         try:
             async for message in ws:
@@ -484,9 +590,10 @@ class FakeDiscord:
                 self.gateway_frames.append(frame)
                 await self._on_gateway_frame(ws, frame)
         finally:
-            if self._ws is ws:
-                self._ws = None
-                self._session_live.clear()
+            for session in self._sessions.values():
+                if session.ws is ws:
+                    session.ws = None
+                    session.live.clear()
             await self._notify()
         return ws
 
@@ -495,44 +602,61 @@ class FakeDiscord:
         if op == 1:  # heartbeat
             await ws.send_str(json.dumps({"op": 11, "s": None, "t": None, "d": None}))
         elif op == 2:  # identify
-            if frame["d"].get("token") != self.token:
-                await ws.close(code=4004, message=b"Authentication failed.")
-                return
-            self.intents = int(frame["d"].get("intents", 0))
-            if self.intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
-                await ws.close(code=4014, message=b"Disallowed intent(s).")
-                return
-            self.identify_count += 1
-            self._session_id = "session-" + snowflake()
-            self._sequence = 0
-            self._sent = []
-            self._session_live.set()
-            await self.dispatch(
-                "READY",
-                {
-                    "v": 10,
-                    "user": {**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False},
-                    "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                    "session_id": self._session_id,
-                    "resume_gateway_url": self.gateway_url,
-                    "application": {"id": str(APPLICATION_ID), "flags": 0},
-                    "private_channels": [],
-                    "relationships": [],
-                },
-            )
-            await self.dispatch("GUILD_CREATE", guild_payload())
+            await self._identify(ws, frame["d"])
         elif op == 6:  # resume
             data = frame["d"]
-            if data.get("token") != self.token or data.get("session_id") != self._session_id:
+            session = next((s for s in self._sessions.values() if s.session_id == data.get("session_id")), None)
+            if data.get("token") != self.token or session is None:
                 await ws.send_str(json.dumps({"op": 9, "s": None, "t": None, "d": False}))
                 return
             self.resume_count += 1
-            missed = [f for f in self._sent if f["s"] > (data.get("seq") or 0)]
-            for missed_frame in missed:
+            session.ws = ws
+            for missed_frame in [f for f in session.sent if f["s"] > (data.get("seq") or 0)]:
                 await ws.send_str(json.dumps(missed_frame))
-            self._session_live.set()
-            await self.dispatch("RESUMED", {})
+            session.live.set()
+            await self._dispatch_on(session, "RESUMED", {})
         await self._notify()
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        """IDENTIFY, as Discord checks it: the token, the intents, the shard ([id, count]) and
+        whether the shard carries more guilds than one connection may."""
+        if data.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        self.intents = int(data.get("intents", 0))
+        if self.intents & MESSAGE_CONTENT_INTENT and not self.message_content_allowed:
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return
+        shard_id, shard_count = data.get("shard") or (0, 1)
+        if not 0 <= shard_id < shard_count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        guilds = [g for g in self.guild_ids if shard_of(g, shard_count) == shard_id]
+        if len(guilds) > self.guilds_per_shard:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return
+        self.identify_count += 1
+        self.identified_shards.append((shard_id, shard_count))
+        session = _Session((shard_id, shard_count), "session-" + snowflake(), ws)
+        self._sessions[shard_id] = session
+        session.live.set()
+        await self._dispatch_on(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": {**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False},
+                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+                "session_id": session.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "application": {"id": str(APPLICATION_ID), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "shard": [shard_id, shard_count],
+            },
+        )
+        for guild_id in guilds:
+            await self._dispatch_on(session, "GUILD_CREATE", guild_payload(guild_id))
 
     # -- REST -----------------------------------------------------------------------
 
@@ -543,7 +667,13 @@ class FakeDiscord:
             raw = await request.read()
             if raw and request.content_type == JSON:
                 body = json.loads(raw)
-        response = await self._answer(request, path, body)
+        self.arrived.append((request.method, path))
+        await self._notify()
+        try:
+            response = await self._answer(request, path, body)
+        except asyncio.CancelledError:  # aiohttp cancels the handler of a client that hung up
+            self.requests.append(RecordedRequest(request.method, path, body, CLIENT_GONE))
+            raise
         self.requests.append(RecordedRequest(request.method, path, body, response.status))
         await self._notify()
         return response
@@ -554,10 +684,20 @@ class FakeDiscord:
         for fault in self._faults:
             if fault.times > 0 and fault.method == request.method and fault.pattern.fullmatch(path):
                 fault.times -= 1
-                if fault.retry_after is None:
+                if fault.stall:
+                    await self._stopping.wait()
+                    return _json({"message": "gone", "code": 0}, status=503)
+                if fault.retry_after is not None:
+                    return _rate_limited(fault.retry_after)
+                if fault.status is not None:
                     return _json({"message": "Missing Permissions", "code": 50013}, status=fault.status)
-                return _rate_limited(fault.retry_after)
+                await asyncio.sleep(fault.delay)
+                break
         method = request.method
+        if method == "GET" and path == "/gateway/bot":
+            limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+            gateway = self.advertised_gateway or self.gateway_url
+            return _json({"url": gateway, "shards": self.recommended_shards, "session_start_limit": limit})
         if method == "GET" and path == "/users/@me":
             return _json({**user_payload(BOT_ID, "faqbot", bot=True), "verified": True, "mfa_enabled": False})
         if method == "GET" and path == "/oauth2/applications/@me":
@@ -565,23 +705,35 @@ class FakeDiscord:
         if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
             return _json(self._store_commands(body or []))
         if (match := re.fullmatch(r"/channels/(\d+)/messages", path)) and method == "POST":
-            return _json(await self._create_message(match.group(1), body or {}))
+            if refused := self._refuse_invalid(path, message_refusal(body)):
+                return refused
+            return _json(await self._create_message(match.group(1), body))
         if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
             channel_id, message_id = match.groups()
             if method == "GET" and message_id in self.messages:
                 return _json(self.messages[message_id])
             if method == "DELETE" and message_id in self.messages:
                 del self.messages[message_id]
+                guild_id = str(self._channel_guild.get(int(channel_id), GUILD_ID))
                 await self.dispatch(
-                    "MESSAGE_DELETE", {"id": message_id, "channel_id": channel_id, "guild_id": str(GUILD_ID)}
+                    "MESSAGE_DELETE", {"id": message_id, "channel_id": channel_id, "guild_id": guild_id}
                 )
                 return web.Response(status=204)
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
         if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", path) and method == "PUT":
             return web.Response(status=204)
         if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)) and method == "POST":
-            return _json(self._interaction_callback(match.group(1), body or {}))
+            if refused := self._refuse_invalid(path, callback_refusal(body)):
+                return refused
+            return _json(self._interaction_callback(match.group(1), body))
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _refuse_invalid(self, path: str, refusal: dict[str, Any] | None) -> web.Response | None:
+        """Discord's 400 for a message it would not post, remembered for the test to check."""
+        if refusal is None:
+            return None
+        self.refusals.append((path, refusal))
+        return _json(refusal, status=400)
 
     def _store_commands(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.commands = [
@@ -600,7 +752,8 @@ class FakeDiscord:
 
     async def _create_message(self, channel_id: str, body: dict[str, Any]) -> dict[str, Any]:
         message = _bot_message(channel_id, body, message_type=19 if body.get("message_reference") else 0)
-        message["guild_id"] = str(GUILD_ID)
+        if int(channel_id) in self._channel_guild:
+            message["guild_id"] = str(self._channel_guild[int(channel_id)])
         message["components"] = body.get("components") or []
         if body.get("message_reference"):
             message["message_reference"] = body["message_reference"]

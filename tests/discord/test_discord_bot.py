@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 
 from faqbot.cli import main as cli_main
 from faqbot.health import Health, Heartbeat
-from faqbot.platforms.discord_bot import DiscordBot, main
+from faqbot.platforms.discord_bot import DiscordBot, RecentSpeakers, main
 from faqbot.responder import Responder
 from faqbot.settings import DiscordSettings, SettingsError, load_settings
 from faqbot.state_folder import StateFolder
@@ -30,8 +32,10 @@ from tests.discord.fake_discord import (
     GUILD_ID,
     MEMBER_ID,
     MODERATOR_ID,
+    NICKNAMED_ID,
     OTHER_BOT_ID,
     OTHER_MEMBER_ID,
+    OWNER_ID,
     QUIET_CHANNEL_ID,
     FakeDiscord,
     RecordedRequest,
@@ -246,6 +250,51 @@ async def test_chat_said_to_another_member_gets_no_passive_answer(fake: FakeDisc
     await reply_to(fake, asked)
 
 
+QUESTION = "how do I reset my password?"
+
+
+async def test_a_message_that_opens_with_a_recent_speakers_name_is_theirs(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    await start_bot(FAQBOT_COOLDOWN_SECONDS="0")  # every answer the bot would give shows
+    # Nobody called carol has spoken here: "carol:" could be anything, so the question is answered.
+    await reply_to(fake, await fake.member_says(f"carol: {QUESTION}"))
+    await fake.member_says("anyone around?", author_id=OTHER_MEMBER_ID)  # bob speaks
+    await fake.member_says("hi", author_id=NICKNAMED_ID)  # user name dana_s, display name Dana Scully, nick Agent Dee
+    await fake.member_says(f"thanks <@{MODERATOR_ID}>", author_id=OTHER_MEMBER_ID, mentions=(MODERATOR_ID,))
+    from_before = fake.message_payload("welcome all", author_id=OWNER_ID)  # sent before the bot started
+    await fake.member_says("thank you!", author_id=OTHER_MEMBER_ID, replying_to=from_before)
+    for opening in ("bob:", "Bob,", "@bob:", "dana scully,", "agent dee:", "Dana_S:", "mod:", "owner:"):
+        await fake.member_says(f"{opening} {QUESTION}")
+    await barrier(fake)
+    assert len(sent_messages(fake)) == 2  # carol's answer and the barrier's: the others were said to members
+    direct = await fake.member_says(f"bob: {QUESTION}", channel_id=DM_CHANNEL_ID, guild=False)
+    await reply_to(fake, direct)  # a direct message is to the bot, whoever it names
+
+
+async def test_speakers_named_in_other_channels_or_forgotten_do_not_count(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    bot = await start_bot(FAQBOT_COOLDOWN_SECONDS="0")
+    bot.speakers = RecentSpeakers(limit=4)  # four (channel, name) pairs
+    await fake.member_says("hi", author_id=OTHER_MEMBER_ID)  # bob, in #help
+    await reply_to(fake, await fake.member_says(f"bob: {QUESTION}", channel_id=QUIET_CHANNEL_ID))  # not here
+    await fake.member_says(f"bob: {QUESTION}")
+    await barrier(fake)
+    assert len(sent_messages(fake)) == 2  # in #help bob is known: no answer there
+    await fake.member_says("hello", author_id=NICKNAMED_ID)  # three more names: bob's is the oldest and goes
+    await reply_to(fake, await fake.member_says(f"bob: {QUESTION}"))
+    assert len(bot.speakers) == 4
+
+
+async def test_a_message_that_opens_with_the_bots_name_asks_it(fake: FakeDiscord, bot: DiscordBot) -> None:
+    # too vague for a passive answer; said to the bot by name, it is an ask
+    asked = await fake.member_says("faqbot: reset password")
+    assert (await reply_to(fake, asked)).json["embeds"][0]["title"] == "How do I reset my password?"
+    await barrier(fake)
+    assert not fake.requests_to("PUT", r"/channels/.*/reactions/.*")  # not passive: nothing to remove
+
+
 async def test_cooldown_is_per_channel(fake: FakeDiscord, bot: DiscordBot) -> None:
     here = await fake.member_says("how do I reset my password?")
     await reply_to(fake, here)
@@ -355,6 +404,27 @@ async def test_rate_limited_send_is_retried_after_retry_after(fake: FakeDiscord,
     assert reply.json["embeds"][0]["title"] == "How do I reset my password?"
 
 
+async def test_a_short_question_is_not_held_back_by_costly_asks_in_other_rooms(
+    fake: FakeDiscord, start_bot: StartBot
+) -> None:
+    # Twelve members each send a 500-character ask of made-up words (a typo search per word) in
+    # a room of their own; a one-line question arrives right after them. Matching runs in the
+    # answering thread, where costly calls yield to cheap ones: the question is answered once
+    # the call in progress (and any few that finished while the asks were still arriving) is
+    # done. On the event loop, in arrival order, it would be answered last.
+    await start_bot(FAQBOT_COOLDOWN_SECONDS="0")
+    rooms = [await fake.create_thread(CHANNEL_ID) for _ in range(12)]
+    letters = random.Random(8)
+    for n, room in enumerate(rooms):  # different words each time: nothing is cached
+        words = " ".join("".join(letters.choices(string.ascii_lowercase, k=7)) for _ in range(70))[:500]
+        await fake.member_says(f"!faq {words}", channel_id=room, author_id=600000000000000000 + n)
+    question = await fake.member_says("!faq reset my password")
+    await reply_to(fake, question)
+    await fake.wait_for_requests("POST", SEND, 13, timeout=20)
+    order = [r.path for r in sent_messages(fake)]
+    assert order.index(f"/channels/{CHANNEL_ID}/messages") < 6, order
+
+
 async def test_garbage_from_the_gateway_does_not_crash_the_bot(
     fake: FakeDiscord, bot: DiscordBot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -367,10 +437,13 @@ async def test_garbage_from_the_gateway_does_not_crash_the_bot(
     assert fake.identify_count == 1  # the connection itself survived
     assert "could not parse" in caplog.text
 
-    await fake.send_raw("this is not json")  # breaks discord.py's gateway loop: the bot reconnects
+    # frames discord.py cannot read at all would end its gateway loop: they are skipped
+    await fake.send_raw("this is not json")
     await fake.send_raw("[1, 2, 3]")
-    await fake.wait_for_event(lambda: fake.identify_count == 2, timeout=10)
+    await fake.send_raw('{"op": 10, "d": null}')  # a HELLO without its interval
     await barrier(fake)
+    assert caplog.text.count("Skipped a gateway frame discord.py could not read") == 3
+    assert fake.identify_count == 1 and fake.resume_count == 0  # the connection itself carried on
     assert not bot.is_closed()
 
 
@@ -474,7 +547,7 @@ async def test_main_with_a_rejected_token_exits_non_zero(
     assert await asyncio.to_thread(run_main, responder, env, tmp_path / "state") == 1
     assert "rejected the token" in caplog.text
     assert "not-the-token" not in caplog.text
-    assert fake.requests_to("GET", "/users/@me", status=401)
+    assert fake.requests_to("GET", "/gateway/bot", status=401)
 
 
 async def test_main_explains_a_refused_message_content_intent(

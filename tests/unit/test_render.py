@@ -1,6 +1,8 @@
+from typing import Any
+
 from faqbot.render import (
-    DISCORD_CONTENT_LIMIT,
     DISCORD_FIELD_LIMIT,
+    DiscordText,
     defuse_mentions,
     render_discord,
     render_matrix,
@@ -8,6 +10,7 @@ from faqbot.render import (
 )
 from faqbot.responder import Listing, ListingGroup, Reply, ReplyKind
 from faqbot.sources.model import Entry
+from tests.discord.discord_limits import message_refusal
 
 
 def entry(answer: str = "Members pay. See **Ko-Fi**.", title: str = "Funding", n: int = 0) -> Entry:
@@ -54,15 +57,21 @@ def test_knowledge_cannot_ping_the_crowd_or_inject_html() -> None:
 def test_long_answers_and_lists_stay_within_platform_limits() -> None:
     long_reply = Reply(ReplyKind.ANSWER, entry=entry(answer="word " * 3000))
     assert len(render_plain(long_reply)) < 1000
-    assert len(render_discord(long_reply).embeds[0]["description"]) <= 4096
+    long_title = Reply(ReplyKind.ANSWER, entry=entry(answer="word " * 3000, title="x" * 300))
+    assert discord_refusal(render_discord(long_title)) is None
     groups = tuple(ListingGroup(f"Group {g}", tuple(entry(n=n, title="x" * 90) for n in range(30))) for g in range(40))
     listing = Reply(ReplyKind.LIST, listing=Listing(groups, 1, 5, 6000))
     rendered = render_discord(listing)
-    assert len(rendered.content) <= DISCORD_CONTENT_LIMIT
+    assert discord_refusal(rendered) is None  # Discord checks the sum over the embed too (6,000)
     [embed] = rendered.embeds
     assert len(embed["fields"]) <= DISCORD_FIELD_LIMIT
-    assert all(len(f["value"]) <= 1024 for f in embed["fields"])
+    assert embed["footer"]["text"].endswith("more not shown")  # what does not fit is counted, not lost silently
     assert "!faq list 2" in render_plain(listing)
+
+
+def discord_refusal(rendered: DiscordText) -> dict[str, Any] | None:
+    """What Discord would answer (400) to a message with this content and these embeds, or None."""
+    return message_refusal({"content": rendered.content, "embeds": rendered.embeds})
 
 
 def test_no_answer_and_suggestions_never_echo_the_question() -> None:
