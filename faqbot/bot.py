@@ -1,8 +1,9 @@
 """The platform-free bot: the responder's decisions, and what they cause.
 
 Adapters hand every member's message to `Bot.handle` (from async code, `Bot.ahandle`,
-which runs it on the bot's one worker thread so matching never holds up the event
-loop and the responder's state is only ever touched by one thread). What the
+which runs it on the bot's one answering thread, `faqbot.answering`, so matching never
+holds up the event loop, short questions go before long ones, and the responder's state
+is only ever touched by one thread). What the
 responder decided may need more than a reply: a moderator's correction is learned
 and kept, `!faq passive on|off` is kept, `!faq reload` reads the files again,
 `!faq gaps` reads the store. After sending, the adapter calls `Bot.sent` so the
@@ -12,13 +13,12 @@ through the store's background writer: it never delays or breaks an answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from faqbot.answering import AnsweringThread
 from faqbot.gaps import LexicalSimilarity, gaps_report
 from faqbot.matching.decision import Mode, Why
 from faqbot.responder import (
@@ -70,7 +70,7 @@ class Bot:
         self.platform = platform
         self.recorder = recorder
         self._reload = reload
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"faqbot-{platform}")
+        self._worker = AnsweringThread()
 
     # -- start and stop ------------------------------------------------------------
 
@@ -90,7 +90,8 @@ class Bot:
         log.info("restored %d learned phrasings", len(self.responder.learned))
 
     def close(self) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=False)
+        """Take no more work; what waits is still done (the thread ends by itself)."""
+        self._worker.close()
 
     # -- messages ------------------------------------------------------------------------
 
@@ -109,12 +110,13 @@ class Bot:
         return Handled(reply, verdict, verdict.reply_to)
 
     async def ahandle(self, message: IncomingMessage) -> Handled:
-        """`handle` on the bot's worker thread."""
-        return await self.in_worker(self.handle, message)
+        """`handle` on the bot's answering thread; a long message may let shorter ones go first.
+        Raises `answering.Overloaded` when the bot is far behind: drop the message (silence)."""
+        return await self._worker.run(self.handle, message, cost=len(message.text))
 
     async def in_worker(self, work: Callable[..., T], *args: object) -> T:
-        """Run `work` on the bot's one worker thread (responder state and store reads)."""
-        return await asyncio.get_running_loop().run_in_executor(self._worker, work, *args)
+        """Run `work` on the bot's answering thread (responder state, store reads)."""
+        return await self._worker.run(work, *args)
 
     def sent(self, message: IncomingMessage, handled: Handled, reply_id: str | None) -> None:
         """Record what the bot did with a member's question, now that the reply (if any) is out.

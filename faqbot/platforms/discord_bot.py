@@ -33,11 +33,11 @@ import discord.http
 import yarl
 from discord import app_commands
 
+from faqbot.answering import AnsweringThread, Overloaded
 from faqbot.backoff import Deadline, GaveUp, retry_until
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.matching.text import addressee
-from faqbot.platforms.answering import AnsweringThread, Overloaded
 from faqbot.platforms.lifecycle import SHUTDOWN_GRACE_SECONDS, FatalPlatformError, run_adapter
 from faqbot.platforms.network import describe_network_error
 from faqbot.render import render_discord

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from faqbot.platforms.answering import SECONDS_PER_COST, AnsweringThread, Overloaded
+from faqbot.answering import SECONDS_PER_COST, AnsweringThread, Overloaded
 
 
 class Clock:
