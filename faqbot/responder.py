@@ -21,6 +21,7 @@ from faqbot.learned_phrasings import apply_learned
 from faqbot.matching.calibration import Thresholds
 from faqbot.matching.decision import Decision, Mode, Outcome, Why, decide, settled_without_ranking
 from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.triggers import TriggerIndex
 from faqbot.sources.model import Entry, Knowledge
 from faqbot.store.records import LearnedPhrasing
 
@@ -63,6 +64,11 @@ class IncomingMessage:
     message_id: str | None = None
     moderator: bool = False
     replying_to: RepliedMessage | None = None
+    conversation_names: tuple[str, ...] = ()  # channel or room names and aliases, for entries' scope
+
+    def where(self) -> tuple[str, ...]:
+        """Every id and name the conversation is known by (its channel's too, for a thread)."""
+        return (self.conversation_id, *((self.parent_id,) if self.parent_id else ()), *self.conversation_names)
 
 
 class ReplyKind(Enum):
@@ -179,6 +185,7 @@ def judge(
     suggestion_count: int = 3,
     ranked: Sequence[Candidate] | None = None,
     explain: bool = False,
+    allowed: Callable[[Entry], bool] | None = None,
 ) -> Decision:
     """The one path from a text to a decision: every caller (the responder, `faqbot ask`,
     `faqbot eval`, the benchmarks) goes through here, so they cannot disagree.
@@ -186,7 +193,8 @@ def judge(
     Chat that cannot get a passive answer whatever the ranking (not a question, said to
     someone else) is settled before ranking, so it costs no model run; `explain` ranks it
     anyway, for a caller that shows the best candidate. `ranked` reuses a ranking (tuning
-    tries many bars on one; `index` may then be None); `thresholds` default to the index's."""
+    tries many bars on one; `index` may then be None); `thresholds` default to the index's.
+    `allowed` says which entries apply here (their scope): the others are not candidates."""
     if ranked is None and index is None:
         raise ValueError("judge needs an index to rank with, or a ranking")
     bars = thresholds or (index.thresholds if index is not None else None)
@@ -196,6 +204,8 @@ def judge(
     if ranked is None:
         assert index is not None
         ranked = index.rank(text, limit=max(10, suggestion_count))
+    if allowed is not None:
+        ranked = [candidate for candidate in ranked if allowed(candidate.entry)]
     return decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
 
 
@@ -219,6 +229,7 @@ class Responder:
     def __post_init__(self) -> None:
         self._learned: list[LearnedPhrasing] = []
         self._index = self._build_index(self.knowledge)
+        self._triggers = TriggerIndex(self.knowledge.entries)
         self._passive_overrides: dict[str, bool] = {}
         self._last_answered: dict[tuple[str, str], float] = {}
         self._flood = FloodControl(self.settings.asks_per_member, self.settings.asks_per_room)
@@ -231,9 +242,9 @@ class Responder:
         return MatchIndex(entries, vectors=self.vectors)
 
     def replace_knowledge(self, knowledge: Knowledge) -> None:
-        """Swap in freshly loaded knowledge (live reloads); the index is built before the swap."""
-        index = self._build_index(knowledge)
-        self._index, self.knowledge = index, knowledge
+        """Swap in freshly loaded knowledge (live reloads); the indexes are built before the swap."""
+        index, triggers = self._build_index(knowledge), TriggerIndex(knowledge.entries)
+        self._index, self._triggers, self.knowledge = index, triggers, knowledge
 
     def set_learned(self, learned: Sequence[LearnedPhrasing]) -> None:
         """Use these learned phrasings (from the store) from now on."""
@@ -427,19 +438,36 @@ class Responder:
             self.learn(lesson)
         return replace(verdict, reply_to=pointed.message_id, lesson=lesson)
 
-    def _judge(self, text: str, mode: Mode, to_someone_else: bool, explain: bool) -> Decision:
+    def _judge(self, text: str, message: IncomingMessage, mode: Mode, explain: bool) -> Decision:
+        where = message.where()
         return judge(
             self._index,
             text,
             mode,
-            to_someone_else=to_someone_else,
+            to_someone_else=message.to_someone_else and mode is Mode.PASSIVE,
             suggestion_count=self.settings.suggestion_count,
             explain=explain,
+            allowed=lambda entry: entry.scope.applies_in(where),
         )
 
+    def _triggered(self, text: str, message: IncomingMessage, passive: bool) -> Entry | None:
+        """An entry whose trigger the message matches, among those that apply here (and, in plain
+        chat, may answer passively and are not on cooldown)."""
+        where = message.where()
+
+        def allowed(entry: Entry) -> bool:
+            if not entry.scope.applies_in(where):
+                return False
+            return not passive or (entry.scope.passive and not self._on_cooldown(message.conversation_id, entry))
+
+        return self._triggers.fire(text, allowed)
+
     def _explicit_answer(self, question: str, message: IncomingMessage, explain: bool) -> Verdict:
+        triggered = self._triggered(question, message, passive=False)
+        if triggered is not None:
+            return replace(self.chosen_entry(triggered, message.conversation_id), why=Why.TRIGGERED)
         # Asked, a long message still gets a reply: read as far as a question could go.
-        decision = self._judge(question[: self.settings.max_question_chars], Mode.EXPLICIT, False, explain)
+        decision = self._judge(question[: self.settings.max_question_chars], message, Mode.EXPLICIT, explain)
         prefix = self.settings.command_prefix
         if decision.outcome is Outcome.ANSWER and decision.best is not None:
             self._remember(message.conversation_id, decision.best.entry)
@@ -456,12 +484,22 @@ class Responder:
         """Plain chat: the cheap reasons for silence come first, so most chat costs no ranking."""
         if not text:
             return Verdict(None, Why.NOT_A_QUESTION)
+        if not self.passive_enabled(message.conversation_id, message.parent_id):
+            if not explain:
+                return Verdict(None, Why.PASSIVE_OFF)
+            return Verdict(
+                None,
+                Why.PASSIVE_OFF,
+                self._judge(text[: self.settings.max_question_chars], message, Mode.PASSIVE, True),
+            )
+        if not message.to_someone_else:
+            triggered = self._triggered(text, message, passive=True)
+            if triggered is not None:  # a pasted error message, say: the entry moderators tied to it
+                verdict = self.chosen_entry(triggered, message.conversation_id)
+                return replace(verdict, reply=replace(verdict.reply, passive=True), why=Why.TRIGGERED)
         if len(text) > self.settings.max_question_chars:
             return Verdict(None, Why.TOO_LONG)
-        if not self.passive_enabled(message.conversation_id, message.parent_id):
-            silent = self._judge(text, Mode.PASSIVE, message.to_someone_else, True) if explain else None
-            return Verdict(None, Why.PASSIVE_OFF, silent)
-        decision = self._judge(text, Mode.PASSIVE, message.to_someone_else, explain)
+        decision = self._judge(text, message, Mode.PASSIVE, explain)
         if decision.outcome is not Outcome.ANSWER or decision.best is None:
             return Verdict(None, decision.why, decision)
         if self._on_cooldown(message.conversation_id, decision.best.entry):

@@ -59,6 +59,8 @@ class Why(Enum):
     TOO_LONG = "too long to be a question"
     FLOODED = "too many asks"
     COMMAND = "a command"
+    TRIGGERED = "a trigger of the entry matched"
+    ASK_ONLY = "the entry answers only when asked"
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def decide(
             return Decision(Outcome.SILENT, best, suggestions, Why.BELOW_BAR, bar)
         if best.known < thresholds.passive_known:
             return Decision(Outcome.SILENT, best, suggestions, Why.UNKNOWN_WORDS, bar)
+        if not best.entry.scope.passive:
+            return Decision(Outcome.SILENT, best, suggestions, Why.ASK_ONLY, bar)
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
     bar = thresholds.explicit_answer
     if confident and best.score - runner_up >= thresholds.explicit_margin:

@@ -23,6 +23,7 @@ from faqbot.sources.routes import (
     unsafe_link_message,
 )
 from faqbot.sources.safe_yaml import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANSION, load_yaml
+from faqbot.sources.scope import parse_scope
 from faqbot.sources.text_safety import first_control, remove_controls
 
 # Only the opening `#`s are matched here and the closing ones are cut in Python: the
@@ -187,6 +188,8 @@ def parse_markdown_page(
     questions = _string_list(meta.get("questions"), "questions", path, page.problems)
     questions += _string_list(meta.get("aliases"), "aliases", path, page.problems)
     tags = tuple(_string_list(meta.get("tags"), "tags", path, page.problems))
+    # The page's scope and triggers; its sections share the scope (the triggers are the page's).
+    scope, triggers = parse_scope(meta, path, lambda key: 1, page.problems)
     group_title = group or title
     page_id = route.strip("/") or "index"
 
@@ -211,6 +214,8 @@ def parse_markdown_page(
             # questions: explicit 0.609 -> 0.619 plain, 0.741 -> 0.768 with the encoder).
             body=plain_text(f"{description}\n{intro_text}"),
             kind="page",
+            scope=scope,
+            triggers=triggers,
         )
     )
     for position, section in enumerate(sections):
@@ -236,6 +241,7 @@ def parse_markdown_page(
                 tags=tags,
                 body=plain_text("\n".join(subtree)),
                 kind="section",
+                scope=scope,
             )
         )
     return page

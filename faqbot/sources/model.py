@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -39,6 +40,40 @@ class Phrasing:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """A pattern whose match in a message makes its entry the answer (see `sources.scope`)."""
+
+    pattern: str
+    path: str
+    line: int
+
+
+def channel_key(name: str) -> str:
+    """A channel as scopes compare them: `#Help`, `help` and ` help ` are the same channel."""
+    return name.strip().lstrip("#").casefold()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an entry applies (`channels`, `not_channels`: ids or names; empty `channels`:
+    everywhere) and whether plain chat may get it (`passive`). See `sources.scope`."""
+
+    channels: tuple[str, ...] = ()
+    not_channels: tuple[str, ...] = ()
+    passive: bool = True
+
+    def applies_in(self, conversation: Iterable[str]) -> bool:
+        """Whether the entry may answer in a conversation known by these ids and names."""
+        known = {channel_key(name) for name in conversation if name}
+        if self.channels and not known & {channel_key(c) for c in self.channels}:
+            return False
+        return not known & {channel_key(c) for c in self.not_channels}
+
+
+EVERYWHERE = Scope()
+
+
+@dataclass(frozen=True)
 class Entry:
     """One answerable thing: a YAML FAQ entry, a Markdown page or one of its sections.
 
@@ -58,6 +93,8 @@ class Entry:
     tags: tuple[str, ...] = ()
     body: str = ""
     kind: str = "faq"  # "faq", "page" or "section"
+    scope: Scope = EVERYWHERE  # where it applies, and whether plain chat may get it
+    triggers: tuple[Trigger, ...] = ()  # messages that must get it (see `sources.scope`)
 
     @property
     def questions(self) -> tuple[str, ...]:

@@ -19,8 +19,9 @@ from faqbot.sources.routes import (
     unsafe_link_message,
 )
 from faqbot.sources.safe_yaml import DEFAULT_MAX_DEPTH, DEFAULT_MAX_EXPANSION, BoundedSafeLoader, load_yaml
+from faqbot.sources.scope import SCOPE_KEYS, parse_scope
 
-KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"})
+KNOWN_KEYS = frozenset({"id", "question", "answer", "alternates", "link", "tags"}) | SCOPE_KEYS
 EXTENSION_KEYS = frozenset({"extends", "alternates"})
 
 
@@ -183,6 +184,7 @@ def _entry_from_item(item: object, path: str, group: str, base_url: str | None, 
         return join_url(base_url, resolve_route(target, "/")) or target
 
     answer_text = clean_markdown(str(answer), rewrite)
+    scope, triggers = parse_scope(item, path, lambda key: key_lines.get(key, line), problems)
     alternate_line = key_lines.get("alternates", line)
     phrasings = (
         Phrasing(question.strip(), path, key_lines.get("question", line)),
@@ -201,4 +203,6 @@ def _entry_from_item(item: object, path: str, group: str, base_url: str | None, 
         tags=tuple(tags),
         body=plain_text(answer_text),
         kind="faq",
+        scope=scope,
+        triggers=triggers,
     )
