@@ -14,16 +14,20 @@ through the store's background writer: it never delays or breaks an answer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from faqbot.answering import AnsweringThread
+from faqbot.bounded import BoundedDict
+from faqbot.flood_control import Admission, FloodControl, Rate
 from faqbot.gaps import LexicalSimilarity, gaps_report
 from faqbot.matching.decision import Mode, Why
 from faqbot.responder import (
     Action,
     GapLine,
+    HelpPost,
     IncomingMessage,
     Lesson,
     Reply,
@@ -40,9 +44,22 @@ log = logging.getLogger("faqbot")
 
 T = TypeVar("T")
 
+HELP_POSTS_REMEMBERED = 10_000
+HANDOFFS = Rate(10, 3_600.0)  # "I need a human" notices per hour, at most: helpers are people
 CHAT_GAPS_DAYS = 30  # `!faq gaps` in chat: this room's last month
 CHAT_GAPS_LINES = 5
 CHAT_GAP_EXAMPLE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class HelpOutcome:
+    """What a poster's "that solved it" / "I need a human" asks of the adapter: apply the
+    forum's tag (`tag`), and for a human, notify the helpers (`notify`, once per post and
+    within the hand-off rate). `accepted` is False when the presser may not decide."""
+
+    accepted: bool
+    solved: bool
+    notify: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,11 @@ class Bot:
         self.recorder = recorder
         self._reload = reload
         self._worker = AnsweringThread()
+        # Which help posts got their one answer (and who opened each), and which asked for a human.
+        self._help_posts: BoundedDict[str, str] = BoundedDict(HELP_POSTS_REMEMBERED)
+        self._reply_posts: BoundedDict[str, tuple[str, str]] = BoundedDict(HELP_POSTS_REMEMBERED)
+        self._handed_off: BoundedDict[str, bool] = BoundedDict(HELP_POSTS_REMEMBERED)
+        self._handoffs = FloodControl(HANDOFFS, HANDOFFS)
 
     # -- start and stop ------------------------------------------------------------
 
@@ -145,6 +167,59 @@ class Bot:
         )
         if interaction is not None:
             self.recorder.record(interaction)
+
+    # -- help posts ------------------------------------------------------------------------
+
+    def help_post(self, post: HelpPost) -> Handled:
+        """A new help post, after the adapter's grace period: its one answer, or silence."""
+        if post.post_id in self._help_posts:
+            return Handled(None, Verdict(None, Why.ANSWERED_BEFORE))
+        verdict = self.responder.consider_help_post(post)
+        self._help_posts[post.post_id] = post.author_id
+        return Handled(verdict.reply, verdict, post.post_id)
+
+    async def ahelp_post(self, post: HelpPost) -> Handled:
+        return await self._worker.run(self.help_post, post, cost=len(post.text))
+
+    def help_post_sent(self, post: HelpPost, handled: Handled, reply_id: str | None) -> None:
+        """Record a help post and what the bot did with it, as any other question."""
+        decision = handled.verdict.decision
+        if reply_id is not None:
+            self._reply_posts[reply_id] = (post.post_id, post.author_id)
+        if self.recorder is None or decision is None:
+            return
+        interaction = interaction_for(
+            decision,
+            Mode.HELP_POST,
+            platform=self.platform,
+            conversation_id=post.conversation_id,
+            question=post.text,
+            question_id=post.post_id,
+            reply_id=reply_id,
+            user_id=post.author_id,
+        )
+        if interaction is not None:
+            self.recorder.record(interaction)
+
+    def help_outcome(self, reply_id: str, user_id: str, solved: bool, moderator: bool = False) -> HelpOutcome:
+        """The poster (or a moderator) says the answer `reply_id` solved it, or that they need a
+        human: recorded as 👍 / 👎; a human is asked for once per post, within the hand-off rate.
+        Reads the store after a restart (call it from `in_worker`)."""
+        known = self._reply_posts.get(reply_id)
+        post_id = known[0] if known is not None else reply_id
+        is_poster = known[1] == user_id if known is not None else self.is_asker(reply_id, user_id)
+        if not (is_poster or moderator):
+            return HelpOutcome(accepted=False, solved=solved)
+        self.rated(reply_id, user_id, solved)
+        if solved or post_id in self._handed_off:
+            return HelpOutcome(accepted=True, solved=solved)
+        self._handed_off[post_id] = True
+        admitted = self._handoffs.admit(self.platform, "handoff", time.monotonic()) is Admission.ALLOWED
+        if not admitted:
+            log.warning("not notifying helpers about %s: more than %d hand-offs this hour", post_id, HANDOFFS.count)
+        return HelpOutcome(accepted=True, solved=False, notify=admitted)
+
+    # -- feedback ---------------------------------------------------------------------------
 
     def rated(self, reply_id: str, user_id: str, helpful: bool | None) -> None:
         """👍 (True), 👎 (False) or a rating taken back (None) on one of the bot's replies."""

@@ -153,6 +153,9 @@ def render_plain(reply: Reply) -> str:
     return repair_surrogates(_plain(reply))
 
 
+HELP_POST_REACTIONS = "React ✅ if this solved it, or 🙋 if you'd like a human to help."
+
+
 def _plain(reply: Reply) -> str:
     prefix = reply.command_prefix
     if reply.kind is ReplyKind.ANSWER and reply.entry is not None:
@@ -161,7 +164,12 @@ def _plain(reply: Reply) -> str:
         url = safe_url(entry.url)
         if url:
             lines += ["", f"More: {url}"]
+        if reply.help_post:
+            lines += ["", HELP_POST_REACTIONS]
         return defuse_mentions("\n".join(lines))
+    if reply.kind is ReplyKind.HANDOFF:
+        link = safe_url(reply.link)
+        return "A member would like a human to help with their post" + (f": {link}" if link else ".")
     if reply.kind is ReplyKind.SUGGESTIONS:
         lines = ["I'm not sure. Did you mean:"]
         lines += [f"- {_entry_label(e)}" for e in reply.suggestions]
@@ -233,6 +241,8 @@ def render_matrix(reply: Reply) -> MatrixText:
         if safe_url(entry.url):
             url = html.escape(entry.url, quote=True)
             parts.append(f'<p>More: <a href="{url}">{url}</a></p>')
+        if reply.help_post:
+            parts.append(f"<p><em>{html.escape(HELP_POST_REACTIONS)}</em></p>")
         formatted = "\n".join(parts)
     elif reply.kind is ReplyKind.SUGGESTIONS:
         items = "".join(f"<li>{_link_html(e)}</li>" for e in reply.suggestions)

@@ -22,7 +22,7 @@ from faqbot.matching.calibration import Thresholds
 from faqbot.matching.decision import Decision, Mode, Outcome, Why, decide, settled_without_ranking
 from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.matching.triggers import TriggerIndex
-from faqbot.sources.model import Entry, Knowledge
+from faqbot.sources.model import Entry, Knowledge, channel_key
 from faqbot.store.records import LearnedPhrasing
 
 if TYPE_CHECKING:
@@ -38,6 +38,25 @@ class RepliedMessage:
     text: str | None = None
     author_id: str | None = None
     from_bot: bool = False
+
+
+@dataclass(frozen=True)
+class HelpPost:
+    """A new post in a help forum (a Discord forum thread, a top-level message in a Matrix help
+    room): a question by construction, asked by one member, about one thing.
+
+    `post_id` is the post (its thread, or its first message) and names it in the store;
+    `text` is its title and, where the platform gives it, its first message; `tags` the
+    forum tags applied; `moderator_replied` whether a moderator answered before the bot."""
+
+    conversation_id: str
+    post_id: str
+    author_id: str
+    text: str
+    tags: tuple[str, ...] = ()
+    conversation_names: tuple[str, ...] = ()
+    parent_id: str | None = None
+    moderator_replied: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,7 @@ class IncomingMessage:
     moderator: bool = False
     replying_to: RepliedMessage | None = None
     conversation_names: tuple[str, ...] = ()  # channel or room names and aliases, for entries' scope
+    help_post_author: str | None = None  # in a help post: who opened it (only their asks get answers)
 
     def where(self) -> tuple[str, ...]:
         """Every id and name the conversation is known by (its channel's too, for a thread)."""
@@ -82,6 +102,7 @@ class ReplyKind(Enum):
     PASSIVE_SET = "passive_set"  # `!faq passive on|off` took effect here
     RELOADED = "reloaded"  # `!faq reload`: how many entries, how many files with errors
     GAPS = "gaps"  # `!faq gaps`: what members here asked and did not get
+    HANDOFF = "handoff"  # to the helpers' role or room: a member asked for a human in a help post
 
 
 class Action(Enum):
@@ -139,6 +160,8 @@ class Reply:
     listing: Listing | None = None
     command_prefix: str = "!faq"
     passive_enabled: bool = True  # help says whether plain questions get answers here
+    help_post: bool = False  # the answer to a help post: it offers "that solved it" / "I need a human"
+    link: str | None = None  # HANDOFF: the post that needs a human
     reloaded: tuple[int, int] = (0, 0)  # RELOADED: entries now, knowledge errors
     gaps: tuple[GapLine, ...] = ()  # GAPS; their examples are members' words: rendering defuses them
 
@@ -157,6 +180,8 @@ class ResponderSettings:
     asks_per_member: Rate = MEMBER_ASKS
     asks_per_room: Rate = ROOM_ASKS
     passive_off: frozenset[str] = frozenset()  # conversations (and their threads) where chat gets no answer
+    # A help post with one of these tags is left to humans (compared as `channel_key` does: case, "#").
+    help_silent_tags: frozenset[str] = frozenset({"solved", "needs human"})
 
 
 @dataclass(frozen=True)
@@ -296,6 +321,10 @@ class Responder:
         a ranking, so the verdict can show the best candidate (`faqbot ask --json`)."""
         text = message.text.strip()
         command = self._command_argument(text)
+        poster = message.help_post_author
+        if poster is not None and poster != message.sender_id and not message.moderator:
+            return Verdict(None, Why.NOT_THE_POSTER)  # the post had its answer; the rest is the humans'
+
         if command is not None or message.addressed:
             admission = self._flood.admit(message.sender_id, message.conversation_id, self.clock())
             if admission is Admission.REFUSED:
@@ -324,6 +353,39 @@ class Responder:
             return None
         self._remember(conversation_id, entry)
         return Reply(ReplyKind.ANSWER, entry=entry, score=1.0, command_prefix=self.settings.command_prefix)
+
+    def consider_help_post(self, post: HelpPost) -> Verdict:
+        """The one answer a new help post gets, if the bot is sure enough (the help-post bar),
+        or silence: it never says "did you mean" to a post, and leaves tagged posts (solved, needs
+        a human) and posts a moderator already answered to the humans."""
+        silent_tags = {channel_key(tag) for tag in self.settings.help_silent_tags}
+        if any(channel_key(tag) in silent_tags for tag in post.tags):
+            return Verdict(None, Why.TAGGED)
+        if post.moderator_replied:
+            return Verdict(None, Why.HUMAN_REPLIED)
+        where = (post.conversation_id, *((post.parent_id,) if post.parent_id else ()), *post.conversation_names)
+        triggered = self._triggers.fire(post.text, lambda entry: entry.scope.applies_in(where))
+        if triggered is not None:
+            verdict = self.chosen_entry(triggered, post.conversation_id)
+            return replace(verdict, reply=replace(verdict.reply, help_post=True), why=Why.TRIGGERED)
+        decision = judge(
+            self._index,
+            post.text[: self.settings.max_question_chars],
+            Mode.HELP_POST,
+            suggestion_count=self.settings.suggestion_count,
+            allowed=lambda entry: entry.scope.applies_in(where),
+        )
+        if decision.outcome is not Outcome.ANSWER or decision.best is None:
+            return Verdict(None, decision.why, decision)
+        self._remember(post.conversation_id, decision.best.entry)
+        reply = Reply(
+            ReplyKind.ANSWER,
+            entry=decision.best.entry,
+            score=decision.best.score,
+            command_prefix=self.settings.command_prefix,
+            help_post=True,
+        )
+        return Verdict(reply, decision.why, decision)
 
     def listing_reply(self, page: int = 1) -> Reply:
         return Reply(ReplyKind.LIST, listing=self.list_page(page), command_prefix=self.settings.command_prefix)
@@ -484,7 +546,7 @@ class Responder:
         """Plain chat: the cheap reasons for silence come first, so most chat costs no ranking."""
         if not text:
             return Verdict(None, Why.NOT_A_QUESTION)
-        if not self.passive_enabled(message.conversation_id, message.parent_id):
+        if message.help_post_author is not None or not self.passive_enabled(message.conversation_id, message.parent_id):
             if not explain:
                 return Verdict(None, Why.PASSIVE_OFF)
             return Verdict(

@@ -68,6 +68,15 @@ class Thresholds:
     suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
     passive_answer: float = 0.35  # confidence plain chat needs for a reply (explicit_answer applies too)
     passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
+    help_post_answer: float | None = None  # confidence a new help post needs; None: midway between the two bars
+
+    @property
+    def help_post_bar(self) -> float:
+        """A help post is a question by construction, asked of whoever helps: its bar sits
+        between an explicit ask's and plain chat's."""
+        if self.help_post_answer is not None:
+            return self.help_post_answer
+        return (self.explicit_answer + max(self.explicit_answer, self.passive_answer)) / 2
 
 
 @dataclass(frozen=True)

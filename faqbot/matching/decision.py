@@ -35,6 +35,7 @@ DEFAULT_THRESHOLDS = LEXICAL.thresholds
 class Mode(Enum):
     PASSIVE = "passive"
     EXPLICIT = "explicit"
+    HELP_POST = "help_post"  # a new post in a help forum: answered once, if sure enough, never "did you mean"
 
 
 class Outcome(Enum):
@@ -59,6 +60,10 @@ class Why(Enum):
     TOO_LONG = "too long to be a question"
     FLOODED = "too many asks"
     COMMAND = "a command"
+    TAGGED = "the post carries a tag that keeps the bot out"
+    HUMAN_REPLIED = "a moderator already replied"
+    ANSWERED_BEFORE = "the post was answered before"
+    NOT_THE_POSTER = "only the poster's asks are answered in a help post"
     TRIGGERED = "a trigger of the entry matched"
     ASK_ONLY = "the entry answers only when asked"
 
@@ -122,6 +127,11 @@ def decide(
         if not best.entry.scope.passive:
             return Decision(Outcome.SILENT, best, suggestions, Why.ASK_ONLY, bar)
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
+    if mode is Mode.HELP_POST:
+        bar = thresholds.help_post_bar
+        if confident and best.confidence >= bar and best.score - runner_up >= thresholds.explicit_margin:
+            return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
+        return Decision(Outcome.SILENT, best, suggestions, Why.BELOW_BAR, bar)
     bar = thresholds.explicit_answer
     if confident and best.score - runner_up >= thresholds.explicit_margin:
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)

@@ -99,6 +99,8 @@ def outcome_to_record(outcome: Outcome, mode: Mode, text: str, to_someone_else: 
         if to_someone_else or not looks_like_question(text):
             return None
         return RecordOutcome.SILENT
+    if mode is Mode.HELP_POST:  # a help post the bot left alone got no reply at all
+        return RecordOutcome.ANSWERED if outcome is Outcome.ANSWER else RecordOutcome.SILENT
     return {
         Outcome.ANSWER: RecordOutcome.ANSWERED,
         Outcome.SUGGEST: RecordOutcome.SUGGESTED,

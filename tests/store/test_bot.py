@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from faqbot.bot import Bot
-from faqbot.responder import IncomingMessage, RepliedMessage, ReplyKind, Responder, ResponderSettings
+from faqbot.responder import HelpPost, IncomingMessage, RepliedMessage, ReplyKind, Responder, ResponderSettings
 from faqbot.sources.model import Knowledge
 from faqbot.store import BackgroundRecorder, open_store
 from faqbot.store.interface import StoreUnavailable
@@ -168,3 +168,62 @@ def test_answers_go_out_while_the_store_is_down(knowledge: Knowledge) -> None:
     finally:
         bot.close()
         recorder.close(timeout=0.2)
+
+
+# -- help posts ------------------------------------------------------------------------------
+
+
+def help_post(text: str = "Do you block Bluesky?", post_id: str = "thread-1") -> HelpPost:
+    return HelpPost(conversation_id=post_id, post_id=post_id, author_id="@poster", text=text, tags=())
+
+
+def test_a_help_post_is_answered_once_and_recorded(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    first = bot.help_post(help_post())
+    assert first.reply is not None and first.reply.help_post and first.reply_to == "thread-1"
+    bot.help_post_sent(help_post(), first, "answer-1")
+    assert bot.help_post(help_post()).reply is None  # the same post again: never twice
+    unsure = bot.help_post(help_post("my printer is on fire", "thread-2"))
+    bot.help_post_sent(help_post("my printer is on fire", "thread-2"), unsure, None)
+    assert bot.recorder.flush(10)
+    store = bot.recorder.store
+    assert store.find_reply("matrix", "answer-1").question_id == "thread-1"
+    assert [g.question for g in store.gap_records()] == ["my printer is on fire"]  # shows in faqbot gaps
+
+
+def test_solved_and_need_a_human(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    for number in (1, 2):
+        post = help_post(post_id=f"thread-{number}")
+        bot.help_post_sent(post, bot.help_post(post), f"answer-{number}")
+    assert bot.help_outcome("answer-1", "@someone-else", solved=True).accepted is False
+    solved = bot.help_outcome("answer-1", "@poster", solved=True)
+    assert solved.accepted and solved.solved and not solved.notify
+    human = bot.help_outcome("answer-2", "@poster", solved=False)
+    assert human.accepted and human.notify
+    assert bot.help_outcome("answer-2", "@poster", solved=False).notify is False  # once per post
+    assert bot.recorder.flush(10)
+    (bluesky,) = bot.recorder.store.entry_counts()
+    assert (bluesky.helpful, bluesky.unhelpful) == (1, 1)
+
+
+def test_the_poster_is_known_after_a_restart(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    post = help_post()
+    bot.help_post_sent(post, bot.help_post(post), "answer-1")
+    assert bot.recorder.flush(10)
+    bot.close()
+    bot.recorder.close()
+    restarted = make_bot()
+    assert restarted.help_outcome("answer-1", "@someone-else", solved=False).accepted is False
+    assert restarted.help_outcome("answer-1", "@poster", solved=False).notify is True
+
+
+def test_hand_offs_are_rate_limited(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    notified = []
+    for number in range(15):
+        post = help_post(post_id=f"thread-{number}")
+        bot.help_post_sent(post, bot.help_post(post), f"answer-{number}")
+        notified.append(bot.help_outcome(f"answer-{number}", "@poster", solved=False).notify)
+    assert sum(notified) == 10 and notified[:10] == [True] * 10

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from faqbot.responder import (
     Action,
+    HelpPost,
     IncomingMessage,
     RepliedMessage,
     ReplyKind,
@@ -133,3 +134,47 @@ def test_replaced_knowledge_keeps_what_was_learned(small_knowledge: Knowledge) -
     responder.learn(from_lesson(MEMBER_WORDS, "funding"))
     responder.replace_knowledge(small_knowledge)
     assert responder.respond(IncomingMessage("!faq " + MEMBER_WORDS, "room", "@m")).entry.id == "funding"
+
+
+# -- help posts --------------------------------------------------------------------------
+
+
+def post(text: str, **extra) -> HelpPost:
+    return HelpPost(conversation_id="thread-1", post_id="thread-1", author_id="@poster", text=text, **extra)
+
+
+def test_a_help_post_gets_one_answer_when_the_bot_is_sure(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    verdict = responder.consider_help_post(post("Do you block Bluesky?"))
+    assert verdict.reply.kind is ReplyKind.ANSWER and verdict.reply.entry.id == "bluesky" and verdict.reply.help_post
+    assert responder.consider_help_post(post("my printer is on fire")).reply is None  # no "did you mean"
+
+
+def test_tagged_posts_and_posts_a_moderator_answered_are_left_to_humans(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge)
+    assert responder.consider_help_post(post("Do you block Bluesky?", tags=("Solved",))).why.value.startswith(
+        "the post"
+    )
+    assert responder.consider_help_post(post("Do you block Bluesky?", tags=("#needs human",))).reply is None
+    assert responder.consider_help_post(post("Do you block Bluesky?", moderator_replied=True)).reply is None
+
+
+def test_later_in_a_help_post_only_the_posters_asks_are_answered(small_knowledge: Knowledge) -> None:
+    responder = Responder(small_knowledge, ResponderSettings(cooldown_seconds=0))
+
+    def in_post(text: str, sender: str, moderator: bool = False):
+        message = IncomingMessage(text, "thread-1", sender, help_post_author="@poster", moderator=moderator)
+        return responder.respond(message)
+
+    assert in_post("!faq do you block threads", "@poster").entry.id == "threads"
+    assert in_post("do you block threads?", "@poster") is None  # plain chat in the post: the humans'
+    assert in_post("!faq do you block threads", "@someone") is None
+    assert in_post("!faq do you block threads", "@mod", moderator=True).entry.id == "threads"
+
+
+def test_help_post_bar_sits_between_the_explicit_and_passive_bars() -> None:
+    from faqbot.matching.calibration import Thresholds
+
+    bars = Thresholds(explicit_answer=0.3, passive_answer=0.5)
+    assert bars.explicit_answer < bars.help_post_bar < bars.passive_answer
+    assert Thresholds(help_post_answer=0.42).help_post_bar == 0.42
