@@ -18,19 +18,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from nio import MatrixUser, RoomGetStateEventResponse
+from nio import RoomGetStateEventResponse
 
-from faqbot.platforms.matrix_bot import (
-    AdapterState,
-    MatrixBot,
-    MatrixBotError,
-    MatrixConfig,
-    mentions_bot,
-    question_text,
-    said_to_someone_else,
-)
+from faqbot.platforms.matrix_bot import MatrixBot, MatrixBotError, MatrixConfig
 from faqbot.responder import Responder
-from faqbot.settings import SettingsError, load_settings
+from faqbot.settings import load_settings
 from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 
@@ -62,85 +54,6 @@ async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
     """Ask a question the bot surely answers and wait for it: everything before is decided."""
     event_id = await member.send(room_id, "!faq how big can files be")
     await member.reply_to(event_id, bot.user_id)
-
-
-# -- pure translation: no server needed ----------------------------------------------
-
-
-def test_config_from_settings_names_the_problem(tmp_path: Path) -> None:
-    env = {"FAQBOT_MATRIX_HOMESERVER": "http://127.0.0.1:1", "FAQBOT_MATRIX_USER_ID": "@bot:example.org"}
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
-        MatrixConfig.from_settings(load_settings(environ=env))
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_USER_ID"):
-        load_settings(environ={**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_HOMESERVER: expected an http:// or https:// URL"):
-        load_settings(environ={**env, "FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"})
-    config = MatrixConfig.from_settings(
-        load_settings(environ={**env, "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret", "FAQBOT_STATE_DIR": str(tmp_path)})
-    )
-    assert "syt_secret" not in repr(config)
-    assert config.state_dir == tmp_path
-    # Default invite policy: users of the bot's own homeserver.
-    assert config.inviter_allowed("@mod:example.org")
-    assert not config.inviter_allowed("@stranger:evil.example")
-    listed = MatrixConfig.from_settings(
-        load_settings(
-            environ={**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
-        )
-    )
-    assert listed.inviter_allowed("@a:x.org") and listed.inviter_allowed("@anyone:y.org")
-    assert not listed.inviter_allowed("@b:x.org") and not listed.inviter_allowed("@mod:example.org")
-
-
-def test_mentions_are_detected_and_stripped() -> None:
-    bot, names = "@faqbot:example.org", {"faqbot", "FAQ Bot"}
-    assert mentions_bot({"body": "FAQ Bot: upload limit?"}, bot, names)
-    assert mentions_bot({"body": "x", "m.mentions": {"user_ids": [bot]}}, bot, names)
-    pill = f'<a href="https://matrix.to/#/{bot}">FAQ Bot</a>: hi'
-    assert mentions_bot({"body": "FAQ Bot: hi", "formatted_body": pill, "m.mentions": {}}, bot, names)
-    # With intentional mentions present, a display name in the text is not a mention.
-    assert not mentions_bot({"body": "what is faqbot", "m.mentions": {}}, bot, names)
-    assert not mentions_bot({"body": "how do I upload?"}, bot, names)
-    assert question_text({"body": "FAQ Bot: upload limit?"}, bot, names) == "upload limit?"
-    assert question_text({"body": f"{bot} upload limit?"}, bot, names) == "upload limit?"
-    fallback = {
-        "body": "> <@a:x> earlier\n\nFAQ Bot, and the limit?",
-        "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}},
-    }
-    assert question_text(fallback, bot, names) == "and the limit?"
-
-
-def test_what_counts_as_said_to_someone_else() -> None:
-    bot, me, alice = "@faqbot:example.org", "@me:example.org", "@alice:example.org"
-    members = {bot: MatrixUser(bot, "FAQ Bot"), me: MatrixUser(me, "Me"), alice: MatrixUser(alice, "Alice Smith")}
-
-    def to_someone_else(content: dict) -> bool:
-        return said_to_someone_else(content, me, bot, members)
-
-    assert to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [alice]}})
-    assert to_someone_else({"body": "Alice Smith: who pays?"})
-    assert to_someone_else({"body": "alice, who pays?"})  # the user name does too
-    pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
-    assert to_someone_else({"body": "Alice who pays?", "formatted_body": pill})
-    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
-    assert to_someone_else({"body": f"> <{alice}> hi\n\nwho pays?", **reply})
-    # To the room, to oneself, or to the bot: not someone else's conversation.
-    assert not to_someone_else({"body": "who pays?", "m.mentions": {}})
-    assert not to_someone_else({"body": "well, who pays?"})  # no member is called "well"
-    assert not to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [bot, me]}})
-    assert not to_someone_else({"body": f"> <{me}> hi\n\nwho pays?", **reply})
-    assert not to_someone_else({"body": "Me: who pays?"})
-
-
-def test_answered_events_are_remembered_across_restarts_and_bounded(tmp_path: Path) -> None:
-    state = AdapterState(tmp_path / "state.json", limit=3)
-    for event_id in ("$1", "$2", "$3", "$4"):
-        state.mark_answered(event_id)
-    state.direct_rooms.add("!dm:x")
-    state.save()
-    reloaded = AdapterState(tmp_path / "state.json", limit=3)
-    assert [reloaded.answered(e) for e in ("$1", "$2", "$3", "$4")] == [False, True, True, True]
-    assert reloaded.direct_rooms == {"!dm:x"}
 
 
 # -- against Synapse ------------------------------------------------------------------
