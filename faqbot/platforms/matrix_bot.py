@@ -107,6 +107,10 @@ class StoreUnavailable(Exception):
     retried, never set aside."""
 
 
+class _NewDeviceNeeded(Exception):
+    """The device's encryption store was unreadable and a password can make a new device."""
+
+
 # -- configuration ----------------------------------------------------------------
 
 
@@ -227,6 +231,7 @@ class MatrixBot:
         unsent = await self._outbox.close(self.config.drain_seconds)
         for item in unsent:
             self._state.hand_back(item.room_id, item.answers)
+            self._keeper.changed()
         if unsent:
             logger.warning("stopping with %d answer(s) not yet sent: the next run answers them", len(unsent))
         for task in list(self._tasks):
@@ -364,8 +369,15 @@ class MatrixBot:
             if isinstance(whoami, WhoamiResponse) and whoami.user_id == self.user_id and whoami.device_id:
                 mine = session if session is not None and session.device_id == whoami.device_id else None
                 client.user_id, client.device_id = self.user_id, whoami.device_id
+                saved_token = self.config.access_token is None
                 try:
-                    self._open_store(client, mine, keep_token=self.config.access_token is None)
+                    self._open_store(client, mine, keep_token=saved_token, renewable=self.config.password is not None)
+                except _NewDeviceNeeded:
+                    if saved_token:  # the old device's token is no use to anyone now
+                        with contextlib.suppress(Exception):
+                            await self._call(client.logout())
+                    await client.close()
+                    return await self._log_in_with_password(None)
                 except BaseException:
                     await client.close()
                     raise
@@ -395,7 +407,12 @@ class MatrixBot:
                 raise self._trouble(login, f"the password login as {self.user_id}", fatal)
             client.config = dataclasses.replace(client.config, encryption_enabled=True)
             mine = session if session is not None and session.device_id == login.device_id else None
-            self._open_store(client, mine, keep_token=True)
+            self._open_store(client, mine, keep_token=True, renewable=mine is not None)
+        except _NewDeviceNeeded:
+            with contextlib.suppress(Exception):
+                await self._call(client.logout())
+            await client.close()
+            return await self._log_in_with_password(None)
         except BaseException:
             await client.close()
             raise
@@ -403,12 +420,15 @@ class MatrixBot:
 
     # -- the encryption store -----------------------------------------------------
 
-    def _open_store(self, client: AsyncClient, session: Session | LegacySession | None, keep_token: bool) -> None:
+    def _open_store(
+        self, client: AsyncClient, session: Session | LegacySession | None, keep_token: bool, renewable: bool
+    ) -> None:
         """Open the device's encryption store with its own key, and save the session.
 
         A store from before the key (matrix-nio's default) is re-keyed. One that cannot be
-        read is set aside: a password bot then gets a new device on its next login; a
-        token bot keeps its device, whose old one-time keys may clash with new ones."""
+        read is set aside; when `renewable` (a password can make a new device), that raises
+        `_NewDeviceNeeded`; a token bot keeps its device with a fresh store, whose new
+        one-time keys may clash with the old ones on the server (reported)."""
         assert client.device_id is not None and client.access_token
         key = session.pickle_key if isinstance(session, Session) else secrets.token_urlsafe(32)
         REDACTOR.add_secrets([key, client.access_token])
@@ -434,6 +454,14 @@ class MatrixBot:
         else:
             self._close_store(client)
             self._set_aside_store(client.device_id, problem)
+            if renewable:
+                logger.warning("logging in anew for a new device with a new encryption store")
+                raise _NewDeviceNeeded
+            self.health.problem(
+                "encryption-store",
+                f"the encryption store of device {client.device_id} was unreadable and is set aside: encrypted "
+                "rooms may stay unreadable until the bot gets a new device (a new access token, or a password)",
+            )
             self._load_store(client, key)
         client.config = dataclasses.replace(client.config, pickle_key=key)
         self._make_store_private()
@@ -480,12 +508,6 @@ class MatrixBot:
         for path in sorted(self._store_dir().glob(f"{_glob_escape(prefix)}*")):
             if ".corrupt-" not in path.name:
                 self.folder.set_aside(f"{NIO_STORE_DIR}/{path.name}", why)
-        if self.config.password is None:
-            self.health.problem(
-                "encryption-store",
-                f"the encryption store of device {device_id} was unreadable and is set aside: encrypted rooms "
-                "may stay unreadable until the bot gets a new device (a new access token, or a password)",
-            )
 
     def _make_store_private(self) -> None:
         """matrix-nio creates its files with the process umask; they hold the device's keys."""

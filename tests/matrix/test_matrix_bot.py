@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,37 +23,22 @@ from nio import RoomGetStateEventResponse
 from faqbot.platforms.matrix_bot import MatrixBot, MatrixBotError, MatrixConfig
 from faqbot.responder import Responder
 from faqbot.settings import load_settings
-from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
+from tests.matrix.conftest import (
+    BASE_URL,
+    BotInRoom,
+    MakeMember,
+    RunBot,
+    bot_environment,
+    room_with_bot,
+    sentinel,
+    wait_until,
+)
 from tests.matrix.synapse_server import SynapseServer
-
-RunBot = Callable[..., Awaitable[MatrixBot]]
-MakeMember = Callable[[SynapseServer], Awaitable[Member]]
-BotInRoom = tuple[MatrixBot, Member, str]
 
 PASSWORD_URL = "https://docs.example.org/account#password"
 UPLOAD_URL = f"{BASE_URL}/media/uploads"
 REPORT_URL = f"{BASE_URL}/moderation/reports"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def room_with_bot(member: Member, bot: MatrixBot, **kwargs: bool) -> str:
-    room_id = await member.create_room([bot.user_id], **kwargs)
-    await member.wait_joined(room_id, bot.user_id)
-    return room_id
-
-
-@pytest.fixture
-async def bot_in_room(synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path) -> BotInRoom:
-    """The usual start: a bot with default settings, a member, and a room the two share."""
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    return bot, member, await room_with_bot(member, bot)
-
-
-async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
-    """Ask a question the bot surely answers and wait for it: everything before is decided."""
-    event_id = await member.send(room_id, "!faq how big can files be")
-    await member.reply_to(event_id, bot.user_id)
 
 
 # -- against Synapse ------------------------------------------------------------------
@@ -279,15 +264,6 @@ async def test_homeserver_restart_mid_run(synapse: SynapseServer, bot_in_room: B
     assert REPORT_URL in answer.source["content"]["body"]
     await member.reply_to(just_before, bot.user_id)
     assert len(member.replies_to(just_before, bot.user_id)) == 1
-
-
-@pytest.fixture(scope="module")
-def default_limits_synapse(tmp_path_factory: pytest.TempPathFactory) -> SynapseServer:
-    """A second homeserver with Synapse's default rate limits (10 messages burst, then 1 per 5 s)."""
-    server = SynapseServer(tmp_path_factory.mktemp("synapse-default-limits"), raised_rate_limits=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_default_rate_limits_delay_but_never_drop_answers(
