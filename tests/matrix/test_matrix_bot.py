@@ -331,7 +331,8 @@ async def test_cli_runs_the_bot_until_sigterm_without_logging_secrets(
             process.wait()
     output = log_path.read_text()
     session = json.loads((state / "matrix_session.json").read_text())
-    assert bot_user.password not in output and session["access_token"] not in output, output
+    for secret in (bot_user.password, session["access_token"], session["pickle_key"]):
+        assert secret not in output, output
     assert "listening as" in output
     assert oct((state / "matrix_session.json").stat().st_mode & 0o777) == "0o600"
 

@@ -202,14 +202,15 @@ async def test_events_that_cannot_be_stored_on_a_full_disk_are_taken_again_not_s
     make_member: MakeMember,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A new encrypted room needs the encryption store (its keys), which a full disk refuses:
-    matrix-nio has already moved past the batch when its write fails."""
+    """A member's first message in an encrypted room comes with its room key, which the bot
+    must store before it can read anything of that batch; a full disk refuses the write
+    after matrix-nio has moved past the batch."""
     caplog.set_level(logging.WARNING)
     bot = await run_bot(bot_environment(synapse, synapse.register_user(), small_disk / "state"))
     member = await make_member(synapse)
-    filler = fill(small_disk)
     room_id = await room_with_bot(member, bot, encrypted=True)
     await wait_until(lambda: member.client.device_store[bot.user_id], 15, "the bot's device keys")
+    filler = fill(small_disk)
     asked = [await member.send(room_id, "!faq upload limit"), await member.send(room_id, "!faq report abuse")]
     problem = await wait_until(lambda: bot.health.problems.get("sync"), 15, "the failing sync in the bot's health")
     assert "disk is full" in problem and "taken again" in problem
