@@ -449,7 +449,11 @@ class MatrixBot:
                 problem = problem or error
                 continue
             if candidate != key:
-                self._rekey_store(client, key)
+                try:
+                    self._rekey_store(client, key)
+                except (peewee.PeeweeException, sqlite3.Error) as error:
+                    self._close_store(client)
+                    raise StoreUnavailable(f"cannot re-key the encryption store: {error}") from error
             break
         else:
             self._close_store(client)
