@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -31,7 +32,7 @@ import sqlite3
 import stat
 import time
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +55,8 @@ from nio import (
     SyncError,
     WhoamiResponse,
 )
+from nio.crypto import TrustState
+from nio.store import DefaultStore
 
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
 from faqbot.bounded import BoundedDict
@@ -188,7 +191,7 @@ class MatrixBot:
         self.client: AsyncClient | None = None
         self.started_at_ms = 0
         self._state = self.folder.read_json(STATE_FILE, AdapterState.from_json) or AdapterState()
-        self._keeper = _StateKeeper(self.folder, self._state, self.health)
+        self._keeper = _StateKeeper(self.folder, self._state, self.health, after_save=self._catch_up_store)
         self._outbox = _Outbox(self)
         self._names: frozenset[str] = frozenset({config.user_id[1:].split(":", 1)[0]})
         self._handled: BoundedDict[str, None] = BoundedDict(HANDLED_EVENTS_LIMIT)
@@ -197,6 +200,7 @@ class MatrixBot:
         self._sync_task: asyncio.Task[None] | None = None
         self._keys_lock = asyncio.Lock()
         self._keys_retry_at = 0.0
+        self._store_behind = False  # the encryption store missed writes (a full disk): keys in memory only
 
     @property
     def user_id(self) -> str:
@@ -346,6 +350,7 @@ class MatrixBot:
             device_id=device_id,
             store_path=str(self.folder.path / NIO_STORE_DIR),
             config=AsyncClientConfig(
+                store=_KeyStore,
                 store_sync_tokens=False,  # the adapter saves the sync position, after it handled the batch
                 encryption_enabled=True,
                 max_timeouts=0,  # raise at once: retry_until and the loops below decide, and say so
@@ -468,7 +473,34 @@ class MatrixBot:
             )
             self._load_store(client, key)
         client.config = dataclasses.replace(client.config, pickle_key=key)
+        assert isinstance(client.store, _KeyStore)
+        client.store.report = self._on_store_write
         self._make_store_private()
+
+    def _on_store_write(self, error: Exception) -> None:
+        self._store_behind = True
+        self.health.problem(
+            "encryption-store-writes",
+            f"cannot write the encryption store in {self._store_dir()} ({error}): keys that arrive meanwhile are "
+            "kept in memory and stored once the disk has room",
+        )
+
+    def _catch_up_store(self) -> None:
+        """After a state save succeeded (the state folder has room again): store every key
+        kept in memory since the encryption store's writes failed."""
+        client = self.client
+        if not self._store_behind or client is None or client.store is None or client.olm is None:
+            return
+        self._store_behind = False  # a failing write below sets it again
+        try:
+            _save_every_key(client.store, client.olm)
+        except Exception as error:  # the commit of the writes, which the store does not report itself
+            if not _store_unavailable(error):
+                raise
+            self._on_store_write(error)
+        if not self._store_behind:
+            logger.info("stored the encryption keys kept in memory while the store could not be written")
+            self.health.clear("encryption-store-writes")
 
     def _load_store(self, client: AsyncClient, key: str) -> None:
         self._close_store(client)
@@ -494,13 +526,7 @@ class MatrixBot:
         store, olm = client.store, client.olm
         assert store is not None and olm is not None
         store.pickle_key = key
-        with store.database.atomic():
-            store.save_account(olm.account)
-            for sender_key, sessions in olm.session_store.items():
-                for session in sessions:
-                    store.save_session(sender_key, session)
-            for group_session in olm.inbound_group_store:
-                store.save_inbound_group_session(group_session)
+        _save_every_key(store, olm)
         logger.info("the encryption store now has a key of its own (it had matrix-nio's default)")
 
     def _store_dir(self) -> Path:
@@ -536,21 +562,13 @@ class MatrixBot:
             self._names = self._names | {name}
 
     async def _sync_once(self, timeout_ms: int, full_state: bool = False, since: str | None = None) -> None:
-        """One sync; the batch is taken again by the next one unless it was fully handled.
-
-        matrix-nio moves `next_batch` on before it handles the batch (and before its store
-        writes, which fail on a full disk): put it back, or those events are lost."""
+        """One sync, its events handled by the callbacks, and the position it reached noted."""
         client = self.client
         assert client is not None
         before = since if since is not None else client.next_batch
         wait = (timeout_ms / 1000 if not full_state else 0) + self.config.request_timeout
-        try:
-            response = await self._call(client.sync(timeout=timeout_ms, full_state=full_state, since=before), wait)
-        except BaseException:
-            client.next_batch = before
-            raise
+        response = await self._call(client.sync(timeout=timeout_ms, full_state=full_state, since=before), wait)
         if isinstance(response, SyncError):
-            client.next_batch = before
             raise self._trouble(response, "the sync", (Trouble.SESSION_REFUSED,))
         assert client.device_id is not None
         self._state.set_sync_position(client.device_id, client.next_batch)
@@ -602,11 +620,10 @@ class MatrixBot:
                 wait = backoff.next_delay()
                 unreachable = self._unreachable(error)
                 if unreachable is None:
-                    self.health.problem(
-                        "sync",
-                        f"cannot take in the homeserver's events ({type(error).__name__}: {error}); "
-                        "they are kept and taken again",
-                    )
+                    if "sync" not in self.health.problems:
+                        logger.error("handling a sync failed", exc_info=error)
+                    problem = f"{type(error).__name__}: {error}"
+                    self.health.problem("sync", f"cannot handle the homeserver's events ({problem})")
                 else:
                     logger.warning("sync failed: %s; retrying in %.0f s", unreachable, wait)
                     if failures >= 3:
@@ -807,6 +824,70 @@ def _store_unavailable(error: BaseException) -> bool:
     )
 
 
+class _KeyStore(DefaultStore):
+    """matrix-nio's default store, except that a write the disk refuses (full, read-only)
+    is reported to `report` instead of raised, once the store is open.
+
+    Raised inside a sync, such an error would cost the rest of the batch: matrix-nio has
+    moved past it already, and an olm message cannot be decrypted twice. The keys stay in
+    memory, and `_save_every_key` stores them once the disk has room."""
+
+    report: Callable[[Exception], None] | None = None
+
+    def ignore_devices(self, devices: list[Any]) -> None:
+        try:
+            super().ignore_devices(devices)
+        except Exception as error:
+            if self.report is None or not _store_unavailable(error):
+                raise
+            self.report(error)
+            for device in devices:  # what the store would have recorded, in memory: sending goes on
+                device.trust_state = TrustState.ignored
+
+
+_STORE_WRITES = (
+    "save_account",
+    "save_session",
+    "save_inbound_group_session",
+    "save_device_keys",
+    "save_encrypted_rooms",
+    "delete_encrypted_room",
+    "add_outgoing_key_request",
+    "remove_outgoing_key_request",
+)
+
+
+def _reported_write(name: str) -> Callable[..., Any]:
+    write = getattr(DefaultStore, name)
+
+    @functools.wraps(write)
+    def reported(self: _KeyStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return write(self, *args, **kwargs)
+        except Exception as error:
+            if self.report is None or not _store_unavailable(error):
+                raise  # while opening (handled there), or a damaged store
+            self.report(error)
+            return None
+
+    return reported
+
+
+def _save_every_key(store: DefaultStore, olm: Any) -> None:
+    """Write the device's account and every session it holds in memory to `store`."""
+    with store.database.atomic():
+        store.save_account(olm.account)
+        for sender_key, sessions in olm.session_store.items():
+            for session in sessions:
+                store.save_session(sender_key, session)
+        for group_session in olm.inbound_group_store:
+            store.save_inbound_group_session(group_session)
+
+
+for _name in _STORE_WRITES:
+    setattr(_KeyStore, _name, _reported_write(_name))
+
+
 def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
@@ -920,10 +1001,13 @@ class _StateKeeper:
     MIN_INTERVAL = 1.0  # at most one write a second, however busy the rooms
     RETRY_INTERVAL = 5.0
 
-    def __init__(self, folder: StateFolder, state: AdapterState, health: Health) -> None:
+    def __init__(
+        self, folder: StateFolder, state: AdapterState, health: Health, after_save: Callable[[], None]
+    ) -> None:
         self._folder = folder
         self._state = state
         self._health = health
+        self._after_save = after_save
         self._dirty = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -966,6 +1050,7 @@ class _StateKeeper:
             )
             return False
         self._health.clear("state")
+        self._after_save()
         return True
 
 
