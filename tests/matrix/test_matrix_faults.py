@@ -215,6 +215,7 @@ async def test_an_encrypted_room_is_answered_through_a_full_disk(
     for event_id in asked:
         answer = await member.reply_to(event_id, bot.user_id, timeout=10)
         assert answer.decrypted
+    assert not [m for m in messages(caplog) if "sending the answer" in m], "an answer needed a second try"
     problems = await wait_until(lambda: bot.health.problems, 10, "the full disk in the bot's health")
     assert "encryption-store-writes" in problems and "disk is full" in problems["encryption-store-writes"]
     assert "sync" not in problems, problems
