@@ -55,7 +55,6 @@ from nio import (
     SyncError,
     WhoamiResponse,
 )
-from nio.crypto import TrustState
 from nio.store import DefaultStore
 
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
@@ -834,16 +833,6 @@ class _KeyStore(DefaultStore):
 
     report: Callable[[Exception], None] | None = None
 
-    def ignore_devices(self, devices: list[Any]) -> None:
-        try:
-            super().ignore_devices(devices)
-        except Exception as error:
-            if self.report is None or not _store_unavailable(error):
-                raise
-            self.report(error)
-            for device in devices:  # what the store would have recorded, in memory: sending goes on
-                device.trust_state = TrustState.ignored
-
 
 _STORE_WRITES = (
     "save_account",
@@ -854,6 +843,7 @@ _STORE_WRITES = (
     "delete_encrypted_room",
     "add_outgoing_key_request",
     "remove_outgoing_key_request",
+    "ignore_devices",  # on sending to an encrypted room with devices nobody verified
 )
 
 
