@@ -10,9 +10,10 @@ homeserver and keeps going through what goes wrong there:
   429 sleeps) are turned off so that this module decides, and says what it waits for;
 - sends: one queue per room, so a room whose answer the homeserver refuses never
   holds up another; what can never be sent is dropped and logged once;
-- state: saved apart from sending and syncing, so a failing save (a full disk) is
-  reported in the log and the health file, and costs neither an answer nor an event;
-  a batch of events that cannot be taken in is taken again, never skipped;
+- a full disk: the state is saved apart from sending and syncing, and the encryption
+  store's writes are reported instead of raised inside a sync (where they cost matrix-nio
+  the rest of the batch), so the bot keeps answering from memory; the log and the health
+  file say so, and what was kept in memory is written once the disk has room;
 - a corrupt state, session or encryption store is set aside and the bot starts anew;
 - a stop sends what it can within a few seconds and hands the rest to the next run.
 
@@ -602,7 +603,8 @@ class MatrixBot:
 
     async def _sync_loop(self) -> None:
         """Long-poll until cancelled. Trouble reaching the homeserver is retried with backoff
-        (and reported when it lasts); events that cannot be taken in are reported at once."""
+        (and reported when it lasts); a sync whose events could not be handled (a bug) is
+        reported at once, with its traceback the first time."""
         backoff = Backoff(initial=1.0, maximum=self.config.max_retry_wait)
         failures = 0
         while True:
