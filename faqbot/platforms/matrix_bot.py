@@ -378,11 +378,7 @@ class MatrixBot:
                 try:
                     self._open_store(client, mine, keep_token=saved_token, renewable=self.config.password is not None)
                 except _NewDeviceNeeded:
-                    if saved_token:  # the old device's token is no use to anyone now
-                        with contextlib.suppress(Exception):
-                            await self._call(client.logout())
-                    await client.close()
-                    return await self._log_in_with_password(None)
+                    return await self._new_device_for(client, log_out=saved_token)
                 except BaseException:
                     await client.close()
                     raise
@@ -414,14 +410,20 @@ class MatrixBot:
             mine = session if session is not None and session.device_id == login.device_id else None
             self._open_store(client, mine, keep_token=True, renewable=mine is not None)
         except _NewDeviceNeeded:
-            with contextlib.suppress(Exception):
-                await self._call(client.logout())
-            await client.close()
-            return await self._log_in_with_password(None)
+            return await self._new_device_for(client, log_out=True)
         except BaseException:
             await client.close()
             raise
         return client
+
+    async def _new_device_for(self, client: AsyncClient, log_out: bool) -> AsyncClient:
+        """Replace a device whose encryption store was lost: log it out (when its token is the
+        bot's own, not the operator's), then log in with the password for a new one."""
+        if log_out:
+            with contextlib.suppress(Exception):
+                await self._call(client.logout())
+        await client.close()
+        return await self._log_in_with_password(None)
 
     # -- the encryption store -----------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -264,3 +265,34 @@ def default_limits_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield server
     finally:
         server.stop()
+
+
+def token_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path, **extra: str) -> dict[str, str]:
+    """A bot that logs in with its access token, as an operator who made the token by hand."""
+    env = bot_environment(server, user, state_dir, FAQBOT_MATRIX_ACCESS_TOKEN=user.access_token, **extra)
+    del env["FAQBOT_MATRIX_PASSWORD"]
+    return env
+
+
+async def ask_until_rate_limited(
+    server: SynapseServer, bot: MatrixBot, make_member: MakeMember, caplog: pytest.LogCaptureFixture
+) -> tuple[Member, list[str]]:
+    """Two members ask twelve questions in one room, each within their own burst of Synapse's
+    default limits; the bot's twelve answers are not. Returns once the bot says it is
+    rate-limited, with a member who sees every answer and the questions' event ids."""
+    first, second = await make_member(server), await make_member(server)
+    room_id = await room_with_bot(first, bot)
+    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
+    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
+    await second.client.join(room_id)
+    await first.wait_joined(room_id, second.user_id)
+
+    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
+    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
+    asked = [await member.send(room_id, text) for member in (first, second) for text in questions]
+
+    def rate_limited() -> bool:
+        return any(r.name == "faqbot.matrix" and "rate-limited" in r.getMessage() for r in caplog.records)
+
+    await wait_until(rate_limited, 30, "the bot to be rate-limited (else the test shows nothing)")
+    return first, asked

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -28,9 +27,11 @@ from tests.matrix.conftest import (
     BotInRoom,
     MakeMember,
     RunBot,
+    ask_until_rate_limited,
     bot_environment,
     room_with_bot,
     sentinel,
+    token_environment,
     wait_until,
 )
 from tests.matrix.synapse_server import SynapseServer
@@ -114,9 +115,7 @@ async def test_encrypted_room_survives_a_bot_restart(
 ) -> None:
     bot_user = synapse.register_user()
     state = tmp_path / "state"
-    # This one logs in with the access token, as an operator who made the token by hand would.
-    env = bot_environment(synapse, bot_user, state, FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
-    del env["FAQBOT_MATRIX_PASSWORD"]
+    env = token_environment(synapse, bot_user, state)
     bot = await run_bot(env)
     member = await make_member(synapse)
     room_id = await room_with_bot(member, bot, encrypted=True)
@@ -274,33 +273,14 @@ async def test_default_rate_limits_delay_but_never_drop_answers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = default_limits_synapse
-    bot_user = server.register_user()
-    env = bot_environment(server, bot_user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
-    bot = await run_bot(env)
-    first, second = await make_member(server), await make_member(server)
-    room_id = await room_with_bot(first, bot)
-    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
-    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
-    await second.client.join(room_id)
-    await first.wait_joined(room_id, second.user_id)
-
-    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
-    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
-    asked = []
-    for member in (first, second):  # each member stays within their own burst; the bot's 12 answers do not
-        for text in questions:
-            asked.append(await member.send(room_id, text))
-
-    def rate_limited() -> bool:
-        return any(r.name == "faqbot.matrix" and "rate-limited" in r.getMessage() for r in caplog.records)
-
-    await wait_until(rate_limited, 30, "the bot to be rate-limited (else this test shows nothing)")
+    bot = await run_bot(token_environment(server, server.register_user(), tmp_path / "state"))
+    member, asked = await ask_until_rate_limited(server, bot, make_member, caplog)
     # While answers wait out the limit, the homeserver restarts too: queued answers must survive both.
     await asyncio.to_thread(server.restart)
     for event_id in asked:
-        await first.reply_to(event_id, bot.user_id, timeout=60)
+        await member.reply_to(event_id, bot.user_id, timeout=60)
     await asyncio.sleep(0.5)
-    assert all(len(first.replies_to(event_id, bot.user_id)) == 1 for event_id in asked), "an answer was doubled"
+    assert all(len(member.replies_to(event_id, bot.user_id)) == 1 for event_id in asked), "an answer was doubled"
 
 
 async def test_cli_runs_the_bot_until_sigterm_without_logging_secrets(

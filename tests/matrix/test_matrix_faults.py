@@ -42,9 +42,11 @@ from tests.matrix.conftest import (
     BotInRoom,
     MakeMember,
     RunBot,
+    ask_until_rate_limited,
     bot_environment,
     make_bot,
     room_with_bot,
+    token_environment,
     wait_until,
 )
 from tests.matrix.synapse_modules import REFUSED_MARKER
@@ -275,10 +277,7 @@ async def test_a_truncated_encryption_store_is_set_aside_and_the_bot_starts(
     caplog.set_level(logging.ERROR)
     user = synapse.register_user()
     state = tmp_path / "state"
-    env = bot_environment(synapse, user, state)
-    if login == "token":
-        del env["FAQBOT_MATRIX_PASSWORD"]
-        env["FAQBOT_MATRIX_ACCESS_TOKEN"] = user.access_token
+    env = token_environment(synapse, user, state) if login == "token" else bot_environment(synapse, user, state)
     bot = await run_bot(env)
     device = bot.client.device_id
     await bot.stop()
@@ -347,9 +346,7 @@ async def test_a_store_made_with_nios_default_key_is_rekeyed_and_keeps_its_devic
     old.store.database.close()
     (state / SESSION_FILE).write_text(json.dumps({"user_id": user.user_id, "device_id": user.device_id}))
 
-    env = bot_environment(synapse, user, state, FAQBOT_MATRIX_ACCESS_TOKEN=user.access_token)
-    del env["FAQBOT_MATRIX_PASSWORD"]
-    bot = await run_bot(env)
+    bot = await run_bot(token_environment(synapse, user, state))
     assert bot.client.device_id == user.device_id
     assert bot.client.olm.account.identity_keys == identity, "the device's keys were lost"
     assert any("key of its own" in m for m in messages(caplog, logging.INFO))
@@ -496,27 +493,15 @@ async def test_a_stop_hands_answers_still_waiting_to_the_next_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = default_limits_synapse
-    bot_user = server.register_user()
-    env = bot_environment(server, bot_user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
-    del env["FAQBOT_MATRIX_PASSWORD"]
+    env = token_environment(server, server.register_user(), tmp_path / "state")
     bot = await run_bot(env, drain_seconds=0.2)
-    first, second = await make_member(server), await make_member(server)
-    room_id = await room_with_bot(first, bot)
-    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
-    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
-    await second.client.join(room_id)
-    await first.wait_joined(room_id, second.user_id)
-
-    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
-    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
-    asked = [await member.send(room_id, text) for member in (first, second) for text in questions]
-    await wait_until(lambda: any("rate-limited" in m for m in messages(caplog)), 30, "the bot to be rate-limited")
+    member, asked = await ask_until_rate_limited(server, bot, make_member, caplog)
     await bot.stop()  # docker stop while answers wait out the rate limit
     assert any("the next run answers them" in m for m in messages(caplog))
     assert json.loads((tmp_path / "state" / STATE_FILE).read_text())["handed_back"]
 
     bot = await run_bot(env)
     for event_id in asked:
-        await first.reply_to(event_id, bot.user_id, timeout=60)
+        await member.reply_to(event_id, bot.user_id, timeout=60)
     await asyncio.sleep(0.5)
-    assert [len(first.replies_to(event_id, bot.user_id)) for event_id in asked] == [1] * len(asked)
+    assert [len(member.replies_to(event_id, bot.user_id)) for event_id in asked] == [1] * len(asked)
