@@ -44,6 +44,7 @@ import peewee
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    BadEvent,
     ErrorResponse,
     InviteMemberEvent,
     JoinError,
@@ -74,6 +75,7 @@ from faqbot.platforms.matrix_protocol import (
     ignored,
     incoming_message,
     inviter_allowed,
+    member_text,
     reply_content,
     transaction_id,
 )
@@ -214,6 +216,7 @@ class MatrixBot:
         self.client = await self._connect()
         try:
             self.client.add_event_callback(self._on_message, RoomMessageText)
+            self.client.add_event_callback(self._on_malformed, BadEvent)
             self.client.add_event_callback(self._on_invite, InviteMemberEvent)
             self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
             await self._learn_display_name()
@@ -684,7 +687,17 @@ class MatrixBot:
         except Exception:
             logger.exception("could not handle %s in %s", event.event_id, room.room_id)
 
-    def _consider(self, room: MatrixRoom, event: RoomMessageText, handed_back: bool = False) -> None:
+    async def _on_malformed(self, room: MatrixRoom, event: BadEvent) -> None:
+        """matrix-nio refuses a whole message for one field of an unexpected type (a
+        `formatted_body` that is a number); the adapter reads only what it needs and checks
+        each field itself, so such a message is still a message."""
+        try:
+            if _is_member_text(event):
+                self._consider(room, event)
+        except Exception:
+            logger.exception("could not handle %s in %s", event.event_id, room.room_id)
+
+    def _consider(self, room: MatrixRoom, event: RoomMessageText | BadEvent, handed_back: bool = False) -> None:
         """Decide whether a message is a question for the bot, and queue the answer."""
         if event.event_id in self._handled or self._state.answered(event.event_id):
             return
@@ -736,7 +749,7 @@ class MatrixBot:
                 event = None
             self._state.drop_handed_back(room_id, event_id)
             self._keeper.changed()
-            if room is not None and isinstance(event, RoomMessageText):
+            if room is not None and (isinstance(event, RoomMessageText) or _is_member_text(event)):
                 self._consider(room, event, handed_back=True)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
@@ -880,6 +893,18 @@ def _save_every_key(store: DefaultStore, olm: Any) -> None:
 
 for _name in _STORE_WRITES:
     setattr(_KeyStore, _name, _reported_write(_name))
+
+
+def _is_member_text(event: object) -> bool:
+    """A text message matrix-nio could not validate, with the ids the adapter needs intact."""
+    return (
+        isinstance(event, BadEvent)
+        and isinstance(event.event_id, str)
+        and isinstance(event.sender, str)
+        and isinstance(event.server_timestamp, int)
+        and isinstance(event.source, dict)
+        and member_text(event.type, MessageContent.read(event.source.get("content")))
+    )
 
 
 def _glob_escape(text: str) -> str:

@@ -50,6 +50,7 @@ class MessageContent:
     when it did: intentional mentions are then authoritative."""
 
     body: str = ""
+    msgtype: str | None = None
     formatted_body: str | None = None
     mentioned: tuple[str, ...] | None = None
     replies_to: str | None = None  # m.relates_to.m.in_reply_to.event_id
@@ -70,6 +71,7 @@ class MessageContent:
         relates = _mapping(content.get("m.relates_to"))
         return cls(
             body=_text(content.get("body")) or "",
+            msgtype=_text(content.get("msgtype")),
             formatted_body=_text(content.get("formatted_body")),
             mentioned=mentioned,
             replies_to=_text(_mapping(relates.get("m.in_reply_to")).get("event_id")),
@@ -115,6 +117,11 @@ def inviter_allowed(inviter: str, allowed: Iterable[str]) -> bool:
 _REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
 _PILL = re.compile(r"matrix\.to/#/((?:@|%40)[^\"'?/>\s]+)")
 _FALLBACK_SENDER = re.compile(r"\A> <(@[^>\s]+)>")
+
+
+def member_text(event_type: object, content: MessageContent) -> bool:
+    """A member's text message (not a notice, an emote, an image), whatever else it carries."""
+    return event_type == "m.room.message" and content.msgtype == "m.text"
 
 
 def ignored(content: MessageContent, sender: str, bot: BotIdentity) -> bool:

@@ -46,6 +46,7 @@ from tests.matrix.conftest import (
     bot_environment,
     make_bot,
     room_with_bot,
+    sentinel,
     token_environment,
     wait_until,
 )
@@ -58,6 +59,40 @@ QUICK = {"connect_timeout": 2.0, "request_timeout": 0.5, "max_retry_wait": 0.5}
 
 def messages(caplog: pytest.LogCaptureFixture, level: int = logging.WARNING) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= level]
+
+
+# -- content of the wrong shape ----------------------------------------------------------------
+
+
+async def test_content_of_the_wrong_shape_as_synapse_delivers_it_is_read_not_raised(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fields Synapse lets through with any type (it refuses `"user_ids": 5` from its own
+    users, but not over federation), some of which matrix-nio refuses the whole message
+    for: each question is still answered."""
+    caplog.set_level(logging.WARNING)
+    env = bot_environment(synapse, synapse.register_user(), tmp_path / "state", FAQBOT_CHAT_MEMBER_ASKS_PER_MINUTE="60")
+    bot = await run_bot(env)
+    member = await make_member(synapse)
+    room_id = await room_with_bot(member, bot)
+    wrong_shapes = [
+        {"formatted_body": 5},
+        {"formatted_body": ["<b>x</b>"]},
+        {"m.relates_to": 5},
+        {"m.relates_to": {"m.in_reply_to": 5}},
+        {"m.relates_to": {"m.in_reply_to": {"event_id": 5}}},
+        {"m.relates_to": {"rel_type": "m.thread", "event_id": 5}},
+        {"m.mentions": {"user_ids": "@someone:localhost"}},
+    ]
+    for extra in wrong_shapes:
+        question = await member.send(room_id, "!faq upload limit", **extra)
+        answer = await member.reply_to(question, bot.user_id, timeout=10)
+        assert "40 MB" in answer.source["content"]["body"], extra
+    # A text where a list of user ids belongs mentions nobody, even when it spells the bot's id.
+    not_a_mention = await member.send(room_id, "hello there", **{"m.mentions": {"user_ids": bot.user_id}})
+    await sentinel(member, bot, room_id)
+    assert member.replies_to(not_a_mention, bot.user_id) == []
+    assert not [r for r in caplog.records if r.name.startswith("faqbot") and r.levelno >= logging.ERROR]
 
 
 # -- sending ---------------------------------------------------------------------------------
