@@ -21,6 +21,7 @@ from faqbot.platforms.matrix_protocol import (
     classify_error,
     describe_unreachable,
     incoming_message,
+    member_text,
     mentions_bot,
     question_text,
     reply_content,
@@ -194,6 +195,14 @@ def test_malformed_fields_read_as_absent_and_the_rest_still_counts() -> None:
     assert bad_relation.thread_root is None and bad_relation.replies_to is None
     assert read(body=5, formatted_body=["x"]).body == "" and read(body=5).formatted_body is None
     assert read(body="* fix", **{"m.new_content": 5}).is_edit  # an edit whatever its new content
+
+
+def test_only_members_text_messages_are_read() -> None:
+    assert member_text("m.room.message", read(msgtype="m.text", body="hi", formatted_body=5))
+    others = [("m.room.message", "m.notice"), ("m.room.message", "m.emote"), ("m.reaction", "m.text")]
+    for event_type, msgtype in others:
+        assert not member_text(event_type, read(msgtype=msgtype, body="hi"))
+    assert not member_text("m.room.message", read(msgtype=5, body="hi"))
 
 
 # -- replies out --------------------------------------------------------------------------------
