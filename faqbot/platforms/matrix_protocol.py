@@ -280,6 +280,8 @@ def classify_error(
     absent when the body was not Matrix JSON, e.g. a proxy's error page)."""
     what = errcode or (f"HTTP {http_status}" if http_status is not None else "an unreadable answer")
     detail = one_line(message) if message and message != "unknown error" else ""
+    if errcode is None and http_status is not None and 400 <= http_status < 500 and http_status != 429:
+        detail = "not a Matrix answer: is this the homeserver's client URL, with the right scheme?"
     description = f"{what}: {detail}" if detail else what
     if errcode == "M_LIMIT_EXCEEDED" or http_status == 429:
         wait = retry_after_ms / 1000 if isinstance(retry_after_ms, int | float) and retry_after_ms >= 0 else None

@@ -253,6 +253,8 @@ def test_rate_limits_carry_their_wait_and_server_messages_stay_one_short_line() 
     long = classify_error("M_UNKNOWN", 400, "One time key already exists.\nOld key: " + "k" * 5000)
     assert "\n" not in long.description and len(long.description) < 200
     assert classify_error(None, 502, "unknown error").description == "HTTP 502"
+    # A web server that is not the homeserver (or plain HTTP sent to a TLS port) answers 4xx pages.
+    assert "not a Matrix answer" in classify_error(None, 404, "unknown error").description
 
 
 def test_a_timeout_names_the_url_and_the_wait() -> None:
