@@ -971,11 +971,6 @@ class _Outbox:
                     logger.info("answered %s in %s after all", item.answers, item.room_id)
                 return
             where = f"the answer to {item.answers} in {item.room_id}"
-            if failure.trouble is Trouble.RATE_LIMITED:
-                if self._paused_until <= time.monotonic():
-                    logger.warning("rate-limited by the homeserver: answers wait %.1f s", failure.retry_after)
-                self._paused_until = max(self._paused_until, time.monotonic() + failure.retry_after)
-                continue
             if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED):
                 logger.error("dropped %s: the homeserver refuses it (%s)", where, failure.description)
                 return
@@ -984,12 +979,17 @@ class _Outbox:
                 if doubtful >= config.doubtful_tries:
                     logger.error("dropped %s after %d tries: %s", where, doubtful, failure.description)
                     return
-            late = item.give_up_at - time.monotonic()
-            if late <= 0:
+            left = item.give_up_at - time.monotonic()
+            if left <= 0:
                 given = config.send_give_up_after
                 logger.error("dropped %s: still failing after %.0f s (%s)", where, given, failure.description)
                 return
-            wait = min(backoff.next_delay(), late)
+            if failure.trouble is Trouble.RATE_LIMITED:
+                if self._paused_until <= time.monotonic():
+                    logger.warning("rate-limited by the homeserver: answers wait %.1f s", failure.retry_after)
+                self._paused_until = max(self._paused_until, time.monotonic() + failure.retry_after)
+                continue
+            wait = min(backoff.next_delay(), left)
             if not complained:
                 logger.warning("sending %s failed (%s); retrying in %.0f s", where, failure.description, wait)
                 complained = True
