@@ -14,7 +14,8 @@ homeserver and keeps going through what goes wrong there:
   store's writes are reported instead of raised inside a sync (where they cost matrix-nio
   the rest of the batch), so the bot keeps answering from memory; the log and the health
   file say so, and what was kept in memory is written once the disk has room;
-- a corrupt state, session or encryption store is set aside and the bot starts anew;
+- a corrupt state, session or encryption store is set aside and the bot starts anew
+  (the encryption store's care is `faqbot.platforms.matrix_store`);
 - a stop sends what it can within a few seconds and hands the rest to the next run.
 
 `faqbot run matrix` calls `main`; tests drive `MatrixBot` directly.
@@ -25,12 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
-import os
-import secrets
-import sqlite3
-import stat
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -40,7 +36,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import peewee
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -57,12 +52,10 @@ from nio import (
     SyncError,
     WhoamiResponse,
 )
-from nio.store import DefaultStore
 
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
-from faqbot.logging_setup import REDACTOR
 from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.platforms.matrix_protocol import (
     BotIdentity,
@@ -80,6 +73,13 @@ from faqbot.platforms.matrix_protocol import (
     transaction_id,
 )
 from faqbot.platforms.matrix_state import SESSION_FILE, STATE_FILE, AdapterState, LegacySession, Session
+from faqbot.platforms.matrix_store import (
+    EncryptionStore,
+    KeyStore,
+    NewDeviceNeeded,
+    StoreUnavailable,
+    close_store,
+)
 from faqbot.responder import Responder
 from faqbot.settings import Settings
 from faqbot.state_folder import StateFolder
@@ -88,8 +88,6 @@ logger = logging.getLogger("faqbot.matrix")
 
 T = TypeVar("T")
 
-NIO_STORE_DIR = "nio"
-NIO_DEFAULT_PICKLE_KEY = AsyncClientConfig().pickle_key  # the same for everyone: never ours
 HANDLED_EVENTS_LIMIT = 10_000  # events decided this run, so a batch taken again is not answered twice
 PENDING_PER_ROOM = 50  # answers waiting in one room; the responder's flood control keeps far below
 INVITES_LIMIT = 1000
@@ -105,15 +103,6 @@ class HomeserverTrouble(Exception):
     def __init__(self, description: str, failure: Failure | None = None) -> None:
         super().__init__(description)
         self.failure = failure
-
-
-class StoreUnavailable(Exception):
-    """The encryption store or the session cannot be written right now (a full disk, a lock):
-    retried, never set aside."""
-
-
-class _NewDeviceNeeded(Exception):
-    """The device's encryption store was unreadable and a password can make a new device."""
 
 
 # -- configuration ----------------------------------------------------------------
@@ -193,6 +182,7 @@ class MatrixBot:
         self.client: AsyncClient | None = None
         self.started_at_ms = 0
         self._state = self.folder.read_json(STATE_FILE, AdapterState.from_json) or AdapterState()
+        self._store = EncryptionStore(self.folder, config.user_id, self.health)
         self._keeper = _StateKeeper(self.folder, self._state, self.health, after_save=self._catch_up_store)
         self._outbox = _Outbox(self)
         self._names: frozenset[str] = frozenset({config.user_id[1:].split(":", 1)[0]})
@@ -202,7 +192,6 @@ class MatrixBot:
         self._sync_task: asyncio.Task[None] | None = None
         self._keys_lock = asyncio.Lock()
         self._keys_retry_at = 0.0
-        self._store_behind = False  # the encryption store missed writes (a full disk): keys in memory only
 
     @property
     def user_id(self) -> str:
@@ -267,8 +256,7 @@ class MatrixBot:
         if client is None:
             return
         await client.close()
-        if client.store is not None:
-            client.store.database.close()  # or a tmpfs the state folder is on stays busy
+        close_store(client)
 
     # -- requests -----------------------------------------------------------------
 
@@ -303,7 +291,7 @@ class MatrixBot:
 
     async def _connect(self) -> AsyncClient:
         """Log in, retrying a homeserver that cannot be reached for `connect_timeout`."""
-        (self.folder.path / NIO_STORE_DIR).mkdir(mode=0o700, exist_ok=True)
+        self._store.prepare()
         return await retry_until(
             self._log_in_once,
             deadline=Deadline.after(self.config.connect_timeout),
@@ -351,9 +339,9 @@ class MatrixBot:
             self.config.homeserver,
             self.user_id,
             device_id=device_id,
-            store_path=str(self.folder.path / NIO_STORE_DIR),
+            store_path=str(self._store.path),
             config=AsyncClientConfig(
-                store=_KeyStore,
+                store=KeyStore,
                 store_sync_tokens=False,  # the adapter saves the sync position, after it handled the batch
                 encryption_enabled=True,
                 max_timeouts=0,  # raise at once: retry_until and the loops below decide, and say so
@@ -379,8 +367,8 @@ class MatrixBot:
                 client.user_id, client.device_id = self.user_id, whoami.device_id
                 saved_token = self.config.access_token is None
                 try:
-                    self._open_store(client, mine, keep_token=saved_token, renewable=self.config.password is not None)
-                except _NewDeviceNeeded:
+                    self._store.open(client, mine, keep_token=saved_token, renewable=self.config.password is not None)
+                except NewDeviceNeeded:
                     return await self._new_device_for(client, log_out=saved_token)
                 except BaseException:
                     await client.close()
@@ -411,8 +399,8 @@ class MatrixBot:
                 raise self._trouble(login, f"the password login as {self.user_id}", fatal)
             client.config = dataclasses.replace(client.config, encryption_enabled=True)
             mine = session if session is not None and session.device_id == login.device_id else None
-            self._open_store(client, mine, keep_token=True, renewable=mine is not None)
-        except _NewDeviceNeeded:
+            self._store.open(client, mine, keep_token=True, renewable=mine is not None)
+        except NewDeviceNeeded:
             return await self._new_device_for(client, log_out=True)
         except BaseException:
             await client.close()
@@ -428,130 +416,8 @@ class MatrixBot:
         await client.close()
         return await self._log_in_with_password(None)
 
-    # -- the encryption store -----------------------------------------------------
-
-    def _open_store(
-        self, client: AsyncClient, session: Session | LegacySession | None, keep_token: bool, renewable: bool
-    ) -> None:
-        """Open the device's encryption store with its own key, and save the session.
-
-        A store from before the key (matrix-nio's default) is re-keyed. One that cannot be
-        read is set aside; when `renewable` (a password can make a new device), that raises
-        `_NewDeviceNeeded`; a token bot keeps its device with a fresh store, whose new
-        one-time keys may clash with the old ones on the server (reported)."""
-        assert client.device_id is not None and client.access_token
-        key = session.pickle_key if isinstance(session, Session) else secrets.token_urlsafe(32)
-        REDACTOR.add_secrets([key, client.access_token])
-        saved = Session(self.user_id, client.device_id, key, client.access_token if keep_token else None)
-        # The key is saved before the store is re-keyed: a crash between the two is repaired by
-        # the fallback to the default key below.
-        try:
-            self.folder.write_json(SESSION_FILE, saved.to_json())
-        except OSError as error:
-            where = self.folder.path
-            raise StoreUnavailable(f"cannot save the session in {where}: {error.strerror or error}") from None
-        candidates = [key, NIO_DEFAULT_PICKLE_KEY]
-        problem: Exception | None = None
-        for candidate in candidates:
-            try:
-                self._load_store(client, candidate)
-            except _STORE_CORRUPTION as error:
-                problem = problem or error
-                continue
-            if candidate != key:
-                try:
-                    self._rekey_store(client, key)
-                except (peewee.PeeweeException, sqlite3.Error) as error:
-                    self._close_store(client)
-                    raise StoreUnavailable(f"cannot re-key the encryption store: {error}") from error
-            break
-        else:
-            self._close_store(client)
-            self._set_aside_store(client.device_id, problem)
-            if renewable:
-                logger.warning("logging in anew for a new device with a new encryption store")
-                raise _NewDeviceNeeded
-            self.health.problem(
-                "encryption-store",
-                f"the encryption store of device {client.device_id} was unreadable and is set aside: encrypted "
-                "rooms may stay unreadable until the bot gets a new device (a new access token, or a password)",
-            )
-            self._load_store(client, key)
-        client.config = dataclasses.replace(client.config, pickle_key=key)
-        assert isinstance(client.store, _KeyStore)
-        client.store.report = self._on_store_write
-        self._make_store_private()
-
-    def _on_store_write(self, error: Exception) -> None:
-        self._store_behind = True
-        self.health.problem(
-            "encryption-store-writes",
-            f"cannot write the encryption store in {self._store_dir()} ({error}): keys that arrive meanwhile are "
-            "kept in memory and stored once the disk has room",
-        )
-
     def _catch_up_store(self) -> None:
-        """After a state save succeeded (the state folder has room again): store every key
-        kept in memory since the encryption store's writes failed."""
-        client = self.client
-        if not self._store_behind or client is None or client.store is None or client.olm is None:
-            return
-        self._store_behind = False  # a failing write below sets it again
-        try:
-            _save_every_key(client.store, client.olm)
-        except Exception as error:  # the commit of the writes, which the store does not report itself
-            if not _store_unavailable(error):
-                raise
-            self._on_store_write(error)
-        if not self._store_behind:
-            logger.info("stored the encryption keys kept in memory while the store could not be written")
-            self.health.clear("encryption-store-writes")
-
-    def _load_store(self, client: AsyncClient, key: str) -> None:
-        self._close_store(client)
-        client.config = dataclasses.replace(client.config, pickle_key=key)
-        try:
-            client.restore_login(self.user_id, client.device_id or "", client.access_token)
-        except (*_STORE_CORRUPTION, OSError) as error:
-            self._close_store(client)
-            if isinstance(error, _STORE_CORRUPTION) and not _store_unavailable(error):
-                raise
-            raise StoreUnavailable(f"cannot open the encryption store in {self._store_dir()}: {error}") from error
-
-    @staticmethod
-    def _close_store(client: AsyncClient) -> None:
-        if client.store is not None:
-            client.store.database.close()
-        client.store = None
-        client.olm = None
-
-    @staticmethod
-    def _rekey_store(client: AsyncClient, key: str) -> None:
-        """Pickle every secret of the store again under `key` (it had matrix-nio's default)."""
-        store, olm = client.store, client.olm
-        assert store is not None and olm is not None
-        store.pickle_key = key
-        _save_every_key(store, olm)
-        logger.info("the encryption store now has a key of its own (it had matrix-nio's default)")
-
-    def _store_dir(self) -> Path:
-        return self.folder.path / NIO_STORE_DIR
-
-    def _set_aside_store(self, device_id: str, problem: Exception | None) -> None:
-        prefix = f"{self.user_id}_{device_id}."
-        why = f"unreadable ({type(problem).__name__}: {problem})" if problem else "unreadable"
-        for path in sorted(self._store_dir().glob(f"{_glob_escape(prefix)}*")):
-            if ".corrupt-" not in path.name:
-                self.folder.set_aside(f"{NIO_STORE_DIR}/{path.name}", why)
-
-    def _make_store_private(self) -> None:
-        """matrix-nio creates its files with the process umask; they hold the device's keys."""
-        folder = self._store_dir()
-        os.chmod(folder, 0o700)
-        for path in folder.iterdir():
-            with contextlib.suppress(OSError):
-                if path.is_file() and stat.S_IMODE(path.stat().st_mode) & 0o077:
-                    os.chmod(path, 0o600)
+        self._store.catch_up(self.client)
 
     # -- syncing ------------------------------------------------------------------
 
@@ -827,74 +693,6 @@ class MatrixBot:
         return None if isinstance(response, RoomSendResponse) else self._failure_of(response)
 
 
-_STORE_CORRUPTION = (peewee.DatabaseError, sqlite3.DatabaseError, ValueError)  # ValueError: a pickle's MAC
-# SQLite's words for a store that is fine but cannot be used right now.
-_STORE_BUSY = ("disk is full", "disk i/o error", "unable to open", "locked", "readonly")
-
-
-def _store_unavailable(error: BaseException) -> bool:
-    """A full disk or a lock, as opposed to a store that is damaged."""
-    return isinstance(error, OSError) or (
-        isinstance(error, peewee.OperationalError | sqlite3.OperationalError)
-        and any(words in str(error).lower() for words in _STORE_BUSY)
-    )
-
-
-class _KeyStore(DefaultStore):
-    """matrix-nio's default store, except that a write the disk refuses (full, read-only)
-    is reported to `report` instead of raised, once the store is open.
-
-    Raised inside a sync, such an error would cost the rest of the batch: matrix-nio has
-    moved past it already, and an olm message cannot be decrypted twice. The keys stay in
-    memory, and `_save_every_key` stores them once the disk has room."""
-
-    report: Callable[[Exception], None] | None = None
-
-
-_STORE_WRITES = (
-    "save_account",
-    "save_session",
-    "save_inbound_group_session",
-    "save_device_keys",
-    "save_encrypted_rooms",
-    "delete_encrypted_room",
-    "add_outgoing_key_request",
-    "remove_outgoing_key_request",
-    "ignore_devices",  # on sending to an encrypted room with devices nobody verified
-)
-
-
-def _reported_write(name: str) -> Callable[..., Any]:
-    write = getattr(DefaultStore, name)
-
-    @functools.wraps(write)
-    def reported(self: _KeyStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return write(self, *args, **kwargs)
-        except Exception as error:
-            if self.report is None or not _store_unavailable(error):
-                raise  # while opening (handled there), or a damaged store
-            self.report(error)
-            return None
-
-    return reported
-
-
-def _save_every_key(store: DefaultStore, olm: Any) -> None:
-    """Write the device's account and every session it holds in memory to `store`."""
-    with store.database.atomic():
-        store.save_account(olm.account)
-        for sender_key, sessions in olm.session_store.items():
-            for session in sessions:
-                store.save_session(sender_key, session)
-        for group_session in olm.inbound_group_store:
-            store.save_inbound_group_session(group_session)
-
-
-for _name in _STORE_WRITES:
-    setattr(_KeyStore, _name, _reported_write(_name))
-
-
 def _is_member_text(event: object) -> bool:
     """A text message matrix-nio could not validate, with the ids the adapter needs intact."""
     return (
@@ -905,10 +703,6 @@ def _is_member_text(event: object) -> bool:
         and isinstance(event.source, dict)
         and member_text(event.type, MessageContent.read(event.source.get("content")))
     )
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 async def _cancel(task: asyncio.Task[Any] | None) -> None:

@@ -32,8 +32,8 @@ from nio import AsyncClient
 from nio.store import DefaultStore
 
 from faqbot.backoff import GaveUp
-from faqbot.platforms.matrix_bot import NIO_DEFAULT_PICKLE_KEY
 from faqbot.platforms.matrix_state import SESSION_FILE, STATE_FILE
+from faqbot.platforms.matrix_store import NIO_DEFAULT_PICKLE_KEY
 from faqbot.responder import Responder
 from faqbot.sources.loader import load_knowledge
 from tests.matrix.conftest import (
