@@ -1,6 +1,6 @@
 """How long a member waits for the Matrix bot on loopback, and how much memory the bot takes.
 
-    python bench/matrix_latency.py [--knowledge knowledge] [--rounds 50]
+    python bench/matrix_latency.py [--knowledge knowledge] [--rounds 50] [--hostile 3]
 
 Starts a real Synapse (tests/matrix/synapse_server.py, raised rate limits) and the bot as
 its own process, exactly as an operator would (`python -m faqbot.cli run matrix`). A
@@ -9,6 +9,14 @@ a plain room and in an end-to-end encrypted room, and measures from just before 
 send to the moment its sync delivers the bot's answer. Also printed: the same interval
 by the homeserver's own timestamps (question received -> answer received), and the bot
 process's resident memory (VmRSS, and the peak VmHWM) after the run.
+
+Then the same questions in a plain room while another room is flooded: before each
+question, `--hostile` messages of about 55,000 characters of fresh random words (the
+largest a Matrix event carries) go to a neighbouring room, once as explicit asks
+(`!faq ...`, which matching reads up to its length cap) and once as plain chat (which
+the core dismisses unread as too long), so the difference is what matching costs.
+Flood control is turned off for this run, so every hostile ask reaches matching: the
+worst a room can do to another. Ratios are to the quiet plain room of the same run.
 Everything is loopback on one machine, so this is Synapse's, nio's and the bot's overhead.
 """
 
@@ -18,7 +26,9 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -83,7 +93,34 @@ class Asker:
         return arrival - start, (answer_ts - asked.event.server_timestamp) / 1000
 
 
-async def measure(server: SynapseServer, bot_id: str, questions: list[str], workdir: Path) -> dict[str, list]:
+HOSTILE_CHARS = 55_000  # a Matrix event is at most 65,536 bytes, its envelope included
+
+
+def hostile_text(rng: random.Random) -> str:
+    """Words nobody has used before, so no cache helps the bot."""
+    words: list[str] = []
+    length = 5
+    while length < HOSTILE_CHARS:
+        word = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 10)))
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)
+
+
+async def joined_room(client: AsyncClient, bot_id: str, encrypted: bool = False) -> str:
+    state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
+    created = await client.room_create(invite=[bot_id], initial_state=state if encrypted else ())
+    assert isinstance(created, RoomCreateResponse), created
+    while bot_id not in {m.user_id for m in (await client.joined_members(created.room_id)).members}:
+        await asyncio.sleep(0.1)
+    while encrypted and not client.device_store[bot_id]:
+        await asyncio.sleep(0.1)
+    return created.room_id
+
+
+async def measure(
+    server: SynapseServer, bot_id: str, questions: list[str], workdir: Path, hostile: int
+) -> dict[str, list]:
     user = server.register_user()
     client = AsyncClient(
         server.url,
@@ -100,16 +137,20 @@ async def measure(server: SynapseServer, bot_id: str, questions: list[str], work
     results: dict[str, list] = {}
     try:
         for label, encrypted in (("plain room", False), ("encrypted room", True)):
-            state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
-            created = await client.room_create(invite=[bot_id], initial_state=state if encrypted else ())
-            assert isinstance(created, RoomCreateResponse), created
-            room_id = created.room_id
-            while bot_id not in {m.user_id for m in (await client.joined_members(room_id)).members}:
-                await asyncio.sleep(0.1)
-            while encrypted and not client.device_store[bot_id]:
-                await asyncio.sleep(0.1)
+            room_id = await joined_room(client, bot_id, encrypted)
             await asker.ask(room_id, questions[0])  # warm-up: key sharing, first-message costs
             results[label] = [await asker.ask(room_id, question) for question in questions]
+        rng = random.Random(11)
+        for kind, prefix in (("chat", ""), ("asks", "!faq ")) if hostile else ():
+            flooded, quiet = await joined_room(client, bot_id), await joined_room(client, bot_id)
+            await asker.ask(quiet, questions[0])
+            samples = []
+            for question in questions:
+                for _ in range(hostile):
+                    content = {"msgtype": "m.text", "body": prefix + hostile_text(rng)}
+                    await client.room_send(flooded, "m.room.message", content)
+                samples.append(await asker.ask(quiet, question))
+            results[f"plain room, {hostile} long {kind} next door"] = samples
     finally:
         syncing.cancel()
         await asyncio.gather(syncing, return_exceptions=True)
@@ -121,6 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=bundled_knowledge())
     parser.add_argument("--rounds", type=int, default=50, help="questions per room")
+    parser.add_argument("--hostile", type=int, default=3, help="long messages next door before each question")
     args = parser.parse_args()
     logging.getLogger("nio").setLevel(logging.ERROR)  # the member's own e2e chatter is not the measurement
 
@@ -140,11 +182,14 @@ def main() -> int:
             "FAQBOT_MATRIX_ACCESS_TOKEN": bot_user.access_token,
             "FAQBOT_STATE_DIR": str(workdir / "state"),
             "FAQBOT_LOG_LEVEL": "WARNING",
+            # Off for the measurement: every hostile ask reaches matching, the worst case.
+            "FAQBOT_CHAT_MEMBER_ASKS_PER_MINUTE": "10000",
+            "FAQBOT_CHAT_ROOM_ASKS_PER_MINUTE": "100000",
         }
         command = [sys.executable, "-m", "faqbot.cli", "run", "matrix", "--knowledge", str(args.knowledge)]
         bot = subprocess.Popen(command, env=env, cwd=ROOT)
         try:
-            results = asyncio.run(measure(server, bot_user.user_id, questions, workdir))
+            results = asyncio.run(measure(server, bot_user.user_id, questions, workdir, args.hostile))
             memory = memory_kib(bot.pid)
         finally:
             bot.terminate()
@@ -152,13 +197,15 @@ def main() -> int:
             server.stop()
 
     print(f"Matrix bot on loopback Synapse, {len(knowledge.entries)} entries, {args.rounds} questions per room")
+    quiet = statistics.median(c for c, _ in results["plain room"])
     for label, samples in results.items():
         client_ms = [c * 1000 for c, _ in samples]
         server_ms = [s * 1000 for _, s in samples]
+        ratio = statistics.median(client_ms) / (quiet * 1000)
         print(
-            f"  {label:15s} member send -> answer received: median {statistics.median(client_ms):6.1f} ms, "
-            f"p95 {percentile(client_ms, 0.95):6.1f} ms; by server timestamps: median "
-            f"{statistics.median(server_ms):6.1f} ms"
+            f"  {label}: member send -> answer received: median {statistics.median(client_ms):6.1f} ms "
+            f"({ratio:.2f}x the plain room), p95 {percentile(client_ms, 0.95):6.1f} ms; by server timestamps: "
+            f"median {statistics.median(server_ms):6.1f} ms"
         )
     print(f"  bot process memory: RSS {memory['VmRSS'] / 1024:.1f} MiB, peak {memory['VmHWM'] / 1024:.1f} MiB")
     return 0

@@ -48,6 +48,18 @@ class GaveUp(Exception):
     """Retrying ran out of time; the message says what kept failing."""
 
 
+class RetryAfter(Exception):
+    """The server answered and asked to be tried again in `seconds` (a rate limit).
+
+    `retry_until` waits exactly that long and says so; the wait does not use up the
+    deadline, which is for servers that refuse or do not answer, not for busy ones."""
+
+    def __init__(self, description: str, seconds: float) -> None:
+        super().__init__(description)
+        self.description = description
+        self.seconds = max(0.0, seconds)
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A point in (monotonic) time after which retrying stops."""
@@ -75,18 +87,24 @@ async def retry_until(
     `failure(error)` describes an error worth retrying in one line (e.g. "cannot reach
     https://matrix.example.org: connection refused"), or returns None for an error that
     retrying cannot fix, which is raised at once. Each retry is logged once, with the wait
-    and the time left; when time runs out, `GaveUp` carries the last description."""
+    and the time left; when time runs out, `GaveUp` carries the last description. An
+    attempt that raises `RetryAfter` is tried again after the wait the server asked for."""
     backoff = backoff or Backoff()
+    asked_to_wait = 0.0  # rate-limit waits move the deadline: the server is there, only busy
     while True:
         try:
             return await attempt()
         except asyncio.CancelledError:
             raise
+        except RetryAfter as busy:
+            log.warning("%s; waiting %.0f s as the server asks", busy.description, busy.seconds)
+            asked_to_wait += busy.seconds
+            await asyncio.sleep(busy.seconds)
         except Exception as error:
             described = failure(error)
             if described is None:
                 raise
-            left = deadline.remaining()
+            left = max(0.0, deadline.at + asked_to_wait - time.monotonic())
             if left <= 0:
                 raise GaveUp(described) from error
             wait = min(backoff.next_delay(), left)

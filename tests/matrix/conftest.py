@@ -7,6 +7,8 @@ invite the bot, ask questions and collect what comes back.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -198,19 +200,25 @@ def bot_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path
     return env
 
 
+def make_bot(env: dict[str, str], responder: Responder, **timing: Any) -> MatrixBot:
+    """A `MatrixBot` as `faqbot run matrix` builds it from `env`; `timing` overrides
+    `MatrixConfig` fields (tests shorten timeouts rather than sleep)."""
+    config = MatrixConfig.from_settings(load_settings(environ=env))
+    return MatrixBot(dataclasses.replace(config, **timing), responder)
+
+
 @pytest.fixture
 async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Callable[..., Awaitable[MatrixBot]]]:
     """Start a `MatrixBot` from an environment in this test's event loop; stopped at teardown.
     Chat settings in the environment (FAQBOT_CHAT_*) shape its responder, as in `faqbot run`."""
     bots: list[MatrixBot] = []
 
-    async def run(env: dict[str, str], responder: Responder | None = None) -> MatrixBot:
-        settings = load_settings(environ=env)
+    async def run(env: dict[str, str], responder: Responder | None = None, **timing: Any) -> MatrixBot:
         if responder is None:
             responder = make_responder()
             if any(name.startswith("FAQBOT_CHAT_") for name in env):
-                responder = Responder(responder.knowledge, settings.chat)
-        bot = MatrixBot(MatrixConfig.from_settings(settings), responder)
+                responder = Responder(responder.knowledge, load_settings(environ=env).chat)
+        bot = make_bot(env, responder, **timing)
         await bot.start()
         bots.append(bot)
         return bot
@@ -218,3 +226,73 @@ async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Call
     yield run
     for bot in bots:
         await bot.stop()
+
+
+RunBot = Callable[..., Awaitable[MatrixBot]]
+MakeMember = Callable[[SynapseServer], Awaitable[Member]]
+BotInRoom = tuple[MatrixBot, Member, str]
+
+
+async def room_with_bot(member: Member, bot: MatrixBot, **kwargs: bool) -> str:
+    room_id = await member.create_room([bot.user_id], **kwargs)
+    await member.wait_joined(room_id, bot.user_id)
+    return room_id
+
+
+@pytest.fixture
+async def bot_in_room(synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path) -> BotInRoom:
+    """The usual start: a bot with default settings, a member, and a room the two share."""
+    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
+    member = await make_member(synapse)
+    return bot, member, await room_with_bot(member, bot)
+
+
+async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
+    """Ask a question the bot surely answers and wait for it: everything before is decided."""
+    event_id = await member.send(room_id, "!faq how big can files be")
+    await member.reply_to(event_id, bot.user_id)
+
+
+@pytest.fixture(scope="session")
+def default_limits_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """A second homeserver with Synapse's default rate limits (10 messages burst, then 1 per 5 s).
+
+    Its login limit (5 attempts from one address, then one per 333 s) is spent by the test
+    of a rate-limited login: every other bot here logs in with an access token."""
+    server = SynapseServer(tmp_path_factory.mktemp("synapse-default-limits"), raised_rate_limits=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def token_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path, **extra: str) -> dict[str, str]:
+    """A bot that logs in with its access token, as an operator who made the token by hand."""
+    env = bot_environment(server, user, state_dir, FAQBOT_MATRIX_ACCESS_TOKEN=user.access_token, **extra)
+    del env["FAQBOT_MATRIX_PASSWORD"]
+    return env
+
+
+async def ask_until_rate_limited(
+    server: SynapseServer, bot: MatrixBot, make_member: MakeMember, caplog: pytest.LogCaptureFixture
+) -> tuple[Member, list[str]]:
+    """Two members ask twelve questions in one room, each within their own burst of Synapse's
+    default limits; the bot's twelve answers are not. Returns once the bot says it is
+    rate-limited, with a member who sees every answer and the questions' event ids."""
+    first, second = await make_member(server), await make_member(server)
+    room_id = await room_with_bot(first, bot)
+    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
+    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
+    await second.client.join(room_id)
+    await first.wait_joined(room_id, second.user_id)
+
+    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
+    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
+    asked = [await member.send(room_id, text) for member in (first, second) for text in questions]
+
+    def rate_limited() -> bool:
+        return any(r.name == "faqbot.matrix" and "rate-limited" in r.getMessage() for r in caplog.records)
+
+    await wait_until(rate_limited, 30, "the bot to be rate-limited (else the test shows nothing)")
+    return first, asked

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVER_NAME = "localhost"
+CHECKOUT = Path(__file__).resolve().parents[2]
+# Loaded by every test homeserver; it only touches events that carry its marker.
+TEST_MODULES = [{"module": "tests.matrix.synapse_modules.FailMarkedEvents", "config": {}}]
 
 # Raised limits keep the suite fast: matrix-nio does not fail on a 429, it sleeps for
 # the server's retry time, which silently turns a seconds-long test into a minute.
@@ -126,6 +129,7 @@ class SynapseServer:
             "url_preview_enabled": False,
             "presence": {"enabled": False},
             "bcrypt_rounds": 4,  # registration and password login in milliseconds, not a quarter second
+            "modules": TEST_MODULES,
         }
         if self.raised_rate_limits:
             config.update(RAISED_RATE_LIMITS)
@@ -144,12 +148,17 @@ class SynapseServer:
         """Start Synapse and wait until `/health` answers."""
         if not self.config_path.exists():
             self.write_config()
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")])),
+        }
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
+                env=environment,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

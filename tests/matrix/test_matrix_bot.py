@@ -8,139 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from nio import MatrixUser, RoomGetStateEventResponse
+from nio import RoomGetStateEventResponse
 
-from faqbot.platforms.matrix_bot import (
-    AdapterState,
-    MatrixBot,
-    MatrixBotError,
-    MatrixConfig,
-    mentions_bot,
-    question_text,
-    said_to_someone_else,
-)
+from faqbot.platforms.matrix_bot import MatrixBot, MatrixBotError, MatrixConfig
 from faqbot.responder import Responder
-from faqbot.settings import SettingsError, load_settings
-from tests.matrix.conftest import BASE_URL, Member, bot_environment, wait_until
+from faqbot.settings import load_settings
+from tests.matrix.conftest import (
+    BASE_URL,
+    BotInRoom,
+    MakeMember,
+    RunBot,
+    ask_until_rate_limited,
+    bot_environment,
+    room_with_bot,
+    sentinel,
+    token_environment,
+    wait_until,
+)
 from tests.matrix.synapse_server import SynapseServer
-
-RunBot = Callable[..., Awaitable[MatrixBot]]
-MakeMember = Callable[[SynapseServer], Awaitable[Member]]
-BotInRoom = tuple[MatrixBot, Member, str]
 
 PASSWORD_URL = "https://docs.example.org/account#password"
 UPLOAD_URL = f"{BASE_URL}/media/uploads"
 REPORT_URL = f"{BASE_URL}/moderation/reports"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def room_with_bot(member: Member, bot: MatrixBot, **kwargs: bool) -> str:
-    room_id = await member.create_room([bot.user_id], **kwargs)
-    await member.wait_joined(room_id, bot.user_id)
-    return room_id
-
-
-@pytest.fixture
-async def bot_in_room(synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path) -> BotInRoom:
-    """The usual start: a bot with default settings, a member, and a room the two share."""
-    bot = await run_bot(bot_environment(synapse, synapse.register_user(), tmp_path / "state"))
-    member = await make_member(synapse)
-    return bot, member, await room_with_bot(member, bot)
-
-
-async def sentinel(member: Member, bot: MatrixBot, room_id: str) -> None:
-    """Ask a question the bot surely answers and wait for it: everything before is decided."""
-    event_id = await member.send(room_id, "!faq how big can files be")
-    await member.reply_to(event_id, bot.user_id)
-
-
-# -- pure translation: no server needed ----------------------------------------------
-
-
-def test_config_from_settings_names_the_problem(tmp_path: Path) -> None:
-    env = {"FAQBOT_MATRIX_HOMESERVER": "http://127.0.0.1:1", "FAQBOT_MATRIX_USER_ID": "@bot:example.org"}
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
-        MatrixConfig.from_settings(load_settings(environ=env))
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_USER_ID"):
-        load_settings(environ={**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
-    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_HOMESERVER: expected an http:// or https:// URL"):
-        load_settings(environ={**env, "FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"})
-    config = MatrixConfig.from_settings(
-        load_settings(environ={**env, "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret", "FAQBOT_STATE_DIR": str(tmp_path)})
-    )
-    assert "syt_secret" not in repr(config)
-    assert config.state_dir == tmp_path
-    # Default invite policy: users of the bot's own homeserver.
-    assert config.inviter_allowed("@mod:example.org")
-    assert not config.inviter_allowed("@stranger:evil.example")
-    listed = MatrixConfig.from_settings(
-        load_settings(
-            environ={**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
-        )
-    )
-    assert listed.inviter_allowed("@a:x.org") and listed.inviter_allowed("@anyone:y.org")
-    assert not listed.inviter_allowed("@b:x.org") and not listed.inviter_allowed("@mod:example.org")
-
-
-def test_mentions_are_detected_and_stripped() -> None:
-    bot, names = "@faqbot:example.org", {"faqbot", "FAQ Bot"}
-    assert mentions_bot({"body": "FAQ Bot: upload limit?"}, bot, names)
-    assert mentions_bot({"body": "x", "m.mentions": {"user_ids": [bot]}}, bot, names)
-    pill = f'<a href="https://matrix.to/#/{bot}">FAQ Bot</a>: hi'
-    assert mentions_bot({"body": "FAQ Bot: hi", "formatted_body": pill, "m.mentions": {}}, bot, names)
-    # With intentional mentions present, a display name in the text is not a mention.
-    assert not mentions_bot({"body": "what is faqbot", "m.mentions": {}}, bot, names)
-    assert not mentions_bot({"body": "how do I upload?"}, bot, names)
-    assert question_text({"body": "FAQ Bot: upload limit?"}, bot, names) == "upload limit?"
-    assert question_text({"body": f"{bot} upload limit?"}, bot, names) == "upload limit?"
-    fallback = {
-        "body": "> <@a:x> earlier\n\nFAQ Bot, and the limit?",
-        "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}},
-    }
-    assert question_text(fallback, bot, names) == "and the limit?"
-
-
-def test_what_counts_as_said_to_someone_else() -> None:
-    bot, me, alice = "@faqbot:example.org", "@me:example.org", "@alice:example.org"
-    members = {bot: MatrixUser(bot, "FAQ Bot"), me: MatrixUser(me, "Me"), alice: MatrixUser(alice, "Alice Smith")}
-
-    def to_someone_else(content: dict) -> bool:
-        return said_to_someone_else(content, me, bot, members)
-
-    assert to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [alice]}})
-    assert to_someone_else({"body": "Alice Smith: who pays?"})
-    assert to_someone_else({"body": "alice, who pays?"})  # the user name does too
-    pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
-    assert to_someone_else({"body": "Alice who pays?", "formatted_body": pill})
-    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
-    assert to_someone_else({"body": f"> <{alice}> hi\n\nwho pays?", **reply})
-    # To the room, to oneself, or to the bot: not someone else's conversation.
-    assert not to_someone_else({"body": "who pays?", "m.mentions": {}})
-    assert not to_someone_else({"body": "well, who pays?"})  # no member is called "well"
-    assert not to_someone_else({"body": "who pays?", "m.mentions": {"user_ids": [bot, me]}})
-    assert not to_someone_else({"body": f"> <{me}> hi\n\nwho pays?", **reply})
-    assert not to_someone_else({"body": "Me: who pays?"})
-
-
-def test_answered_events_are_remembered_across_restarts_and_bounded(tmp_path: Path) -> None:
-    state = AdapterState(tmp_path / "state.json", limit=3)
-    for event_id in ("$1", "$2", "$3", "$4"):
-        state.mark_answered(event_id)
-    state.direct_rooms.add("!dm:x")
-    state.save()
-    reloaded = AdapterState(tmp_path / "state.json", limit=3)
-    assert [reloaded.answered(e) for e in ("$1", "$2", "$3", "$4")] == [False, True, True, True]
-    assert reloaded.direct_rooms == {"!dm:x"}
 
 
 # -- against Synapse ------------------------------------------------------------------
@@ -216,9 +115,7 @@ async def test_encrypted_room_survives_a_bot_restart(
 ) -> None:
     bot_user = synapse.register_user()
     state = tmp_path / "state"
-    # This one logs in with the access token, as an operator who made the token by hand would.
-    env = bot_environment(synapse, bot_user, state, FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
-    del env["FAQBOT_MATRIX_PASSWORD"]
+    env = token_environment(synapse, bot_user, state)
     bot = await run_bot(env)
     member = await make_member(synapse)
     room_id = await room_with_bot(member, bot, encrypted=True)
@@ -368,15 +265,6 @@ async def test_homeserver_restart_mid_run(synapse: SynapseServer, bot_in_room: B
     assert len(member.replies_to(just_before, bot.user_id)) == 1
 
 
-@pytest.fixture(scope="module")
-def default_limits_synapse(tmp_path_factory: pytest.TempPathFactory) -> SynapseServer:
-    """A second homeserver with Synapse's default rate limits (10 messages burst, then 1 per 5 s)."""
-    server = SynapseServer(tmp_path_factory.mktemp("synapse-default-limits"), raised_rate_limits=False)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_default_rate_limits_delay_but_never_drop_answers(
     default_limits_synapse: SynapseServer,
     run_bot: RunBot,
@@ -385,33 +273,14 @@ async def test_default_rate_limits_delay_but_never_drop_answers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = default_limits_synapse
-    bot_user = server.register_user()
-    env = bot_environment(server, bot_user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN=bot_user.access_token)
-    bot = await run_bot(env)
-    first, second = await make_member(server), await make_member(server)
-    room_id = await room_with_bot(first, bot)
-    assert not hasattr(await first.client.room_invite(room_id, second.user_id), "status_code")
-    await wait_until(lambda: room_id in second.client.invited_rooms, 15, "the second member's invite")
-    await second.client.join(room_id)
-    await first.wait_joined(room_id, second.user_id)
-
-    questions = ["!faq how do I reset my password?", "!faq upload limit", "!faq how do I report a post?"] * 2
-    caplog.set_level(logging.WARNING, logger="faqbot.matrix")
-    asked = []
-    for member in (first, second):  # each member stays within their own burst; the bot's 12 answers do not
-        for text in questions:
-            asked.append(await member.send(room_id, text))
-
-    def rate_limited() -> bool:
-        return any(r.name == "faqbot.matrix" and "rate-limited" in r.getMessage() for r in caplog.records)
-
-    await wait_until(rate_limited, 30, "the bot to be rate-limited (else this test shows nothing)")
+    bot = await run_bot(token_environment(server, server.register_user(), tmp_path / "state"))
+    member, asked = await ask_until_rate_limited(server, bot, make_member, caplog)
     # While answers wait out the limit, the homeserver restarts too: queued answers must survive both.
     await asyncio.to_thread(server.restart)
     for event_id in asked:
-        await first.reply_to(event_id, bot.user_id, timeout=60)
+        await member.reply_to(event_id, bot.user_id, timeout=60)
     await asyncio.sleep(0.5)
-    assert all(len(first.replies_to(event_id, bot.user_id)) == 1 for event_id in asked), "an answer was doubled"
+    assert all(len(member.replies_to(event_id, bot.user_id)) == 1 for event_id in asked), "an answer was doubled"
 
 
 async def test_cli_runs_the_bot_until_sigterm_without_logging_secrets(
@@ -442,7 +311,8 @@ async def test_cli_runs_the_bot_until_sigterm_without_logging_secrets(
             process.wait()
     output = log_path.read_text()
     session = json.loads((state / "matrix_session.json").read_text())
-    assert bot_user.password not in output and session["access_token"] not in output, output
+    for secret in (bot_user.password, session["access_token"], session["pickle_key"]):
+        assert secret not in output, output
     assert "listening as" in output
     assert oct((state / "matrix_session.json").stat().st_mode & 0o777) == "0o600"
 

@@ -1,0 +1,316 @@
+"""The Matrix adapter's pure parts: no homeserver, no network.
+
+Event content in (validated field by field), replies out, what a failure means, and
+the shape the state files must have.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faqbot.platforms.matrix_bot import MatrixConfig
+from faqbot.platforms.matrix_protocol import (
+    BotIdentity,
+    MessageContent,
+    Trouble,
+    classify_error,
+    describe_unreachable,
+    incoming_message,
+    member_text,
+    mentions_bot,
+    question_text,
+    reply_content,
+    said_to_someone_else,
+    transaction_id,
+)
+from faqbot.platforms.matrix_state import (
+    ANSWERED_LIMIT,
+    AdapterState,
+    LegacySession,
+    Session,
+)
+from faqbot.responder import Reply, ReplyKind
+from faqbot.settings import SettingsError, load_settings
+from faqbot.sources.model import Entry
+
+BOT = BotIdentity("@faqbot:example.org", frozenset({"faqbot", "FAQ Bot"}))
+
+
+def read(**content: Any) -> MessageContent:
+    return MessageContent.read(content)
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def test_config_from_settings_names_the_problem(tmp_path: Path) -> None:
+    env = {"FAQBOT_MATRIX_HOMESERVER": "http://127.0.0.1:1", "FAQBOT_MATRIX_USER_ID": "@bot:example.org"}
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_ACCESS_TOKEN or FAQBOT_MATRIX_PASSWORD"):
+        MatrixConfig.from_settings(load_settings(environ=env))
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_USER_ID"):
+        load_settings(environ={**env, "FAQBOT_MATRIX_USER_ID": "bot", "FAQBOT_MATRIX_PASSWORD": "pw"})
+    with pytest.raises(SettingsError, match="FAQBOT_MATRIX_HOMESERVER: expected an http:// or https:// URL"):
+        load_settings(environ={**env, "FAQBOT_MATRIX_HOMESERVER": "matrix.example.org"})
+    settings = load_settings(
+        environ={
+            **env,
+            "FAQBOT_MATRIX_ACCESS_TOKEN": "syt_secret",
+            "FAQBOT_STATE_DIR": str(tmp_path),
+            "FAQBOT_CONNECT_TIMEOUT_SECONDS": "42",
+        }
+    )
+    config = MatrixConfig.from_settings(settings)
+    assert "syt_secret" not in repr(config)
+    assert config.state_dir == tmp_path
+    assert config.connect_timeout == 42
+    # Default invite policy: users of the bot's own homeserver.
+    assert config.inviter_allowed("@mod:example.org")
+    assert not config.inviter_allowed("@stranger:evil.example")
+    listed = MatrixConfig.from_settings(
+        load_settings(
+            environ={**env, "FAQBOT_MATRIX_PASSWORD": "pw", "FAQBOT_MATRIX_ALLOWED_INVITERS": "@a:x.org, y.org"}
+        )
+    )
+    assert listed.inviter_allowed("@a:x.org") and listed.inviter_allowed("@anyone:y.org")
+    assert not listed.inviter_allowed("@b:x.org") and not listed.inviter_allowed("@mod:example.org")
+
+
+# -- events in -------------------------------------------------------------------------------
+
+
+def test_mentions_are_detected_and_stripped() -> None:
+    assert mentions_bot(read(body="FAQ Bot: upload limit?"), BOT)
+    assert mentions_bot(read(body="x", **{"m.mentions": {"user_ids": [BOT.user_id]}}), BOT)
+    pill = f'<a href="https://matrix.to/#/{BOT.user_id}">FAQ Bot</a>: hi'
+    assert mentions_bot(read(body="FAQ Bot: hi", formatted_body=pill, **{"m.mentions": {}}), BOT)
+    # With intentional mentions present, a display name in the text is not a mention.
+    assert not mentions_bot(read(body="what is faqbot", **{"m.mentions": {}}), BOT)
+    assert not mentions_bot(read(body="how do I upload?"), BOT)
+    assert question_text(read(body="FAQ Bot: upload limit?"), BOT) == "upload limit?"
+    assert question_text(read(body=f"{BOT.user_id} upload limit?"), BOT) == "upload limit?"
+    fallback = read(
+        body="> <@a:x> earlier\n\nFAQ Bot, and the limit?", **{"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    )
+    assert question_text(fallback, BOT) == "and the limit?"
+
+
+def test_what_counts_as_said_to_someone_else() -> None:
+    me, alice = "@me:example.org", "@alice:example.org"
+    members = [(BOT.user_id, "FAQ Bot"), (me, "Me"), (alice, "Alice Smith")]
+
+    def to_someone_else(**content: Any) -> bool:
+        return said_to_someone_else(read(**content), me, BOT, members)
+
+    assert to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [alice]}})
+    assert to_someone_else(body="Alice Smith: who pays?")
+    assert to_someone_else(body="alice, who pays?")  # the user name does too
+    pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
+    assert to_someone_else(body="Alice who pays?", formatted_body=pill)
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    assert to_someone_else(body=f"> <{alice}> hi\n\nwho pays?", **reply)
+    # To the room, to oneself, or to the bot: not someone else's conversation.
+    assert not to_someone_else(body="who pays?", **{"m.mentions": {}})
+    assert not to_someone_else(body="well, who pays?")  # no member is called "well"
+    assert not to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [BOT.user_id, me]}})
+    assert not to_someone_else(body=f"> <{me}> hi\n\nwho pays?", **reply)
+    assert not to_someone_else(body="Me: who pays?")
+
+
+def test_members_are_read_only_when_the_message_opens_with_a_name() -> None:
+    """A room of 100,000 members costs nothing for messages that name nobody."""
+
+    def exploding_members() -> Any:
+        raise AssertionError("members were read")
+        yield  # pragma: no cover
+
+    assert not said_to_someone_else(read(body="how do I upload?"), "@me:x", BOT, exploding_members())
+
+
+# Values of the wrong type that clients (or attackers) have put in each field.
+_HOSTILE_VALUES: list[Any] = [
+    None,
+    5,
+    -1.5,
+    True,
+    "",
+    "text",
+    "\ud800",
+    [],
+    [5, None, {}],
+    {},
+    {"user_ids": 5},
+    {"user_ids": [5, None, ["@a:x"], "@faqbot:example.org"]},
+    {"user_ids": "@faqbot:example.org"},
+    {"m.in_reply_to": 5},
+    {"m.in_reply_to": {"event_id": 5}},
+    {"m.in_reply_to": {"event_id": "$e"}},
+    {"rel_type": 5, "event_id": []},
+    {"rel_type": "m.thread", "event_id": {"x": 1}},
+    {"rel_type": "m.thread", "event_id": "$root"},
+    {"a": {"b": {"c": {"d": [[[[[]]]]]}}}},
+]
+_FIELDS = ["body", "formatted_body", "msgtype", "m.mentions", "m.relates_to", "m.new_content"]
+
+
+def _translate(content: object) -> None:
+    read_content = MessageContent.read(content)
+    message = incoming_message(
+        read_content,
+        room_id="!room:x",
+        sender="@member:x",
+        bot=BOT,
+        direct=False,
+        members=[("@alice:x", "Alice"), ("@bad:x", None)],
+    )
+    assert isinstance(message.text, str)
+    assert isinstance(message.addressed, bool) and isinstance(message.to_someone_else, bool)
+    assert read_content.thread_root is None or isinstance(read_content.thread_root, str)
+    assert read_content.replies_to is None or isinstance(read_content.replies_to, str)
+
+
+def test_malformed_content_never_raises() -> None:
+    """Every field read from an event is checked: a wrong type reads as absent."""
+    for content in (None, 5, "body", [], ["body"]):
+        _translate(content)
+    for name, value in itertools.product(_FIELDS, _HOSTILE_VALUES):
+        _translate({"body": "!faq upload limit", name: value})
+    rng = random.Random(10)
+    for _ in range(3000):
+        picked = rng.sample(_FIELDS, rng.randint(1, len(_FIELDS)))
+        _translate({name: rng.choice(_HOSTILE_VALUES) for name in picked})
+
+
+def test_malformed_fields_read_as_absent_and_the_rest_still_counts() -> None:
+    nothing_mentioned = read(body="how big can files be", **{"m.mentions": {"user_ids": 5}})
+    assert nothing_mentioned.mentioned == ()  # m.mentions was sent: nobody is mentioned
+    assert not mentions_bot(nothing_mentioned, BOT)
+    only_strings = read(body="hi", **{"m.mentions": {"user_ids": [5, None, BOT.user_id]}})
+    assert only_strings.mentioned == (BOT.user_id,) and mentions_bot(only_strings, BOT)
+    bad_relation = read(body="question", **{"m.relates_to": {"rel_type": "m.thread", "event_id": 5}})
+    assert bad_relation.thread_root is None and bad_relation.replies_to is None
+    assert read(body=5, formatted_body=["x"]).body == "" and read(body=5).formatted_body is None
+    assert read(body="* fix", **{"m.new_content": 5}).is_edit  # an edit whatever its new content
+
+
+def test_only_members_text_messages_are_read() -> None:
+    assert member_text("m.room.message", read(msgtype="m.text", body="hi", formatted_body=5))
+    others = [("m.room.message", "m.notice"), ("m.room.message", "m.emote"), ("m.reaction", "m.text")]
+    for event_type, msgtype in others:
+        assert not member_text(event_type, read(msgtype=msgtype, body="hi"))
+    assert not member_text("m.room.message", read(msgtype=5, body="hi"))
+
+
+# -- replies out --------------------------------------------------------------------------------
+
+
+def test_reply_content_answers_in_the_thread_and_pings_only_an_asker() -> None:
+    entry = Entry("e", "Uploads", "Up to 40 MB.", "/up", "https://docs.example.org/up", "Media", "faq.yml", 1)
+    explicit = reply_content(Reply(ReplyKind.ANSWER, entry=entry), "$q", "@asker:x", thread="$root")
+    assert explicit["msgtype"] == "m.notice" and explicit["m.mentions"] == {"user_ids": ["@asker:x"]}
+    assert explicit["m.relates_to"] == {
+        "rel_type": "m.thread",
+        "event_id": "$root",
+        "is_falling_back": False,
+        "m.in_reply_to": {"event_id": "$q"},
+    }
+    passive = reply_content(Reply(ReplyKind.ANSWER, passive=True, entry=entry), "$q", "@asker:x", thread=None)
+    assert passive["m.mentions"] == {} and passive["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
+    assert transaction_id("$a/b+c:x") == "faqbot-_a_b_c_x"
+
+
+# -- what a failure means -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("errcode", "status", "trouble"),
+    [
+        ("M_LIMIT_EXCEEDED", 429, Trouble.RATE_LIMITED),
+        (None, 429, Trouble.RATE_LIMITED),
+        ("M_FORBIDDEN", 403, Trouble.PERMANENT),
+        ("M_TOO_LARGE", 413, Trouble.PERMANENT),
+        ("M_BAD_JSON", 400, Trouble.PERMANENT),
+        ("M_UNKNOWN_TOKEN", 401, Trouble.SESSION_REFUSED),
+        ("M_UNKNOWN", 500, Trouble.DOUBTFUL),  # Synapse's answer to content it chokes on, every time
+        (None, 502, Trouble.TRANSIENT),  # a proxy while the homeserver restarts
+        (None, 504, Trouble.TRANSIENT),
+        (None, None, Trouble.DOUBTFUL),
+    ],
+)
+def test_error_answers_are_told_apart(errcode: str | None, status: int | None, trouble: Trouble) -> None:
+    assert classify_error(errcode, status, "some message").trouble is trouble
+
+
+def test_rate_limits_carry_their_wait_and_server_messages_stay_one_short_line() -> None:
+    assert classify_error("M_LIMIT_EXCEEDED", 429, "Too Many Requests", 2500).retry_after == 2.5
+    assert classify_error("M_LIMIT_EXCEEDED", 429, "", None).retry_after == 5.0
+    assert classify_error("M_LIMIT_EXCEEDED", 429, "", "soon").retry_after == 5.0
+    assert classify_error("M_LIMIT_EXCEEDED", 429, "", 10**12).retry_after == 3600.0
+    long = classify_error("M_UNKNOWN", 400, "One time key already exists.\nOld key: " + "k" * 5000)
+    assert "\n" not in long.description and len(long.description) < 200
+    assert classify_error(None, 502, "unknown error").description == "HTTP 502"
+    # A web server that is not the homeserver (or plain HTTP sent to a TLS port) answers 4xx pages.
+    assert "not a Matrix answer" in classify_error(None, 404, "unknown error").description
+
+
+def test_a_timeout_names_the_url_and_the_wait() -> None:
+    url = "https://m.example.org"
+    assert describe_unreachable(url, TimeoutError(), 7) == f"{url} did not answer within 7 s"
+    assert describe_unreachable(url, KeyError("bug"), 7) is None
+
+
+# -- the state files ----------------------------------------------------------------------------
+
+
+def test_state_round_trips_and_stays_bounded() -> None:
+    state = AdapterState()
+    for number in range(ANSWERED_LIMIT + 5):
+        state.mark_answered(f"${number}")
+    state.add_direct("!dm:x")
+    state.set_sync_position("DEVICE", "s123")
+    state.hand_back("!room:x", "$9")
+    reloaded = AdapterState.from_json(state.to_json())
+    assert not reloaded.answered("$0") and reloaded.answered(f"${ANSWERED_LIMIT + 4}")
+    assert not reloaded.answered("$9"), "a handed-back question is answered again by the next run"
+    assert reloaded.is_direct("!dm:x") and list(reloaded.handed_back) == [("!room:x", "$9")]
+    assert reloaded.sync_position("DEVICE") == "s123" and reloaded.sync_position("OTHER") is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        5,
+        "answered",
+        {"answered": 5},
+        {"answered": [1, 2]},
+        {"direct_rooms": {"!a:x": True}},
+        {"handed_back": [["!room:x"]]},
+        {"handed_back": [[1, "$e"]]},
+        {"handed_back": "x"},
+        {"sync": 5},
+        {"sync": {"device_id": 5, "next_batch": "s1"}},
+    ],
+)
+def test_state_of_the_wrong_shape_is_refused_whole(data: Any) -> None:
+    with pytest.raises(ValueError):
+        AdapterState.from_json(data)
+
+
+def test_sessions_old_and_new() -> None:
+    new = Session.from_json({"user_id": "@b:x", "device_id": "D", "pickle_key": "k" * 20, "access_token": "t"})
+    assert isinstance(new, Session) and new.pickle_key == "k" * 20 and new.access_token == "t"
+    assert "k" * 20 not in repr(new) and "'t'" not in repr(new)
+    assert Session.from_json(new.to_json()) == new
+    legacy = Session.from_json({"user_id": "@b:x", "device_id": "D", "access_token": "t"})
+    assert isinstance(legacy, LegacySession) and legacy.device_id == "D"
+    for bad in (None, [], {"answered": 5}, {"user_id": "@b:x"}, {"user_id": "@b:x", "device_id": 5}):
+        with pytest.raises(ValueError):
+            Session.from_json(bad)
+    with pytest.raises(ValueError):
+        Session.from_json({"user_id": "@b:x", "device_id": "D", "pickle_key": ""})
