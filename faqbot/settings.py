@@ -261,6 +261,10 @@ SETTINGS: tuple[Setting, ...] = (
        "longer chat is not a question; an ask is read up to this length"),
     _s("chat.member_asks_per_minute", integer(1, 10_000), 6, "explicit asks a member may make per minute"),
     _s("chat.room_asks_per_minute", integer(1, 100_000), 20, "explicit asks a room may make per minute"),
+    _s("chat.help_grace_seconds", number(0, 3_600), 60.0,
+       "how long a new help post waits for its author's edits or a quick human before the bot answers"),
+    _s("chat.help_silent_tags", items, ("solved", "needs human"),
+       "help-post tags that keep the bot out of a post"),
     _s("state.dir", path, Path("faqbot-state"), "sync position, device, keys, caches (keep it between runs)",
        variable="FAQBOT_STATE_DIR"),
     _s("store.database_url", database_url, None,
@@ -284,6 +288,13 @@ SETTINGS: tuple[Setting, ...] = (
     _s("discord.sync_commands", boolean, True, "register slash commands at start-up"),
     _s("discord.shard_count", optional_count, None, "total shards across all processes (needed from 2,500 guilds)"),
     _s("discord.shard_ids", items, (), "the shards this process runs, e.g. 0,1 (default: all of shard_count)"),
+    _s("discord.moderator_roles", items, (),
+       "role ids or names counted as moderators (as is anyone with Manage Messages)"),
+    _s("discord.help_forums", items, (), "forum channel ids or names whose new posts get one answer"),
+    _s("discord.solved_tag", optional_text, None, "the forum tag \"That solved it\" applies (by name)"),
+    _s("discord.human_tag", optional_text, None, "the forum tag \"I need a human\" applies (by name)"),
+    _s("discord.human_role", optional_snowflake, None,
+       "the role id notified, once per post, when a member asks for a human (the one ping the bot sends)"),
     _s("discord.api_base", url, None, "a Discord-compatible API (Spacebar, tests)"),
     _s("discord.gateway", optional_text, None, "a Discord-compatible gateway URL (Spacebar, tests)"),
     _s("matrix.homeserver", url, None, "the homeserver's client URL (required for Matrix)"),
@@ -294,6 +305,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("matrix.allowed_inviters", matrix_inviters, (),
        "@user:server, server or * allowed to invite the bot", shown_default="the bot's own homeserver"),
     _s("matrix.device_name", text, "faqbot", "the device name members see"),
+    _s("matrix.moderators", matrix_inviters, (),
+       "@user:server ids counted as moderators (as is anyone with power level 50 in the room)"),
+    _s("matrix.help_rooms", items, (),
+       "room ids or aliases where each top-level message is a help post and gets one answer, in a thread"),
+    _s("matrix.human_room", optional_text, None,
+       "a room id or alias told, once per post, when a member asks for a human"),
 )  # fmt: skip
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -331,6 +348,11 @@ class DiscordSettings:
     shard_ids: tuple[int, ...] = ()
     api_base: str | None = None
     gateway: str | None = None
+    moderator_roles: tuple[str, ...] = ()
+    help_forums: tuple[str, ...] = ()
+    solved_tag: str | None = None
+    human_tag: str | None = None
+    human_role: int | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +363,9 @@ class MatrixSettings:
     password: str | None = field(default=None, repr=False)
     allowed_inviters: tuple[str, ...] = ()
     device_name: str = "faqbot"
+    moderators: tuple[str, ...] = ()
+    help_rooms: tuple[str, ...] = ()
+    human_room: str | None = None
 
     @property
     def server_name(self) -> str:
@@ -359,6 +384,7 @@ class Settings:
     log_format: str
     connect_timeout: float
     heartbeat_seconds: float
+    help_grace_seconds: float
     discord: DiscordSettings
     matrix: MatrixSettings
     store: StoreSettings
@@ -507,6 +533,7 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
         asks_per_member=Rate(values["chat.member_asks_per_minute"], 60.0),
         asks_per_room=Rate(values["chat.room_asks_per_minute"], 60.0),
         passive_off=frozenset(values["chat.passive_off"]),
+        help_silent_tags=frozenset(values["chat.help_silent_tags"]),
     )
     return Settings(
         knowledge=KnowledgeSettings(
@@ -526,6 +553,7 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
         log_format=values["log.format"],
         connect_timeout=values["connect.timeout_seconds"],
         heartbeat_seconds=values["health.heartbeat_seconds"],
+        help_grace_seconds=values["chat.help_grace_seconds"],
         discord=DiscordSettings(
             token=values["discord.token"],
             message_content=values["discord.message_content"],
@@ -535,6 +563,11 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
             shard_ids=shard_ids(),
             api_base=values["discord.api_base"],
             gateway=values["discord.gateway"],
+            moderator_roles=values["discord.moderator_roles"],
+            help_forums=values["discord.help_forums"],
+            solved_tag=values["discord.solved_tag"],
+            human_tag=values["discord.human_tag"],
+            human_role=values["discord.human_role"],
         ),
         matrix=MatrixSettings(
             homeserver=values["matrix.homeserver"],
@@ -543,6 +576,9 @@ def _build(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
             password=values["matrix.password"],
             allowed_inviters=inviters,
             device_name=values["matrix.device_name"] or "faqbot",
+            moderators=values["matrix.moderators"],
+            help_rooms=values["matrix.help_rooms"],
+            human_room=values["matrix.human_room"],
         ),
         store=StoreSettings(
             state_dir=values["state.dir"],
