@@ -434,17 +434,24 @@ def command_run(args: argparse.Namespace, settings: Settings) -> int:
     watcher = _watch(settings, loader, responder)
     health = Health(platform)
     heartbeat = Heartbeat(state, health)
+    # The store's writer opens the store in its own thread and keeps retrying: a database that is
+    # down delays records, never the bot (see faqbot/store/recorder.py).
+    recorder = BackgroundRecorder(settings.store.open).start()
+    bot = Bot(responder, platform, recorder=recorder, reload=loader.load)
+    log.info("store: %s", settings.store.database_url or settings.store.target)
     try:
         if platform == "discord":
             from faqbot.platforms.discord_bot import main as run_discord
 
-            return run_discord(responder, settings, state, health, heartbeat)
+            return run_discord(bot, settings, state, health, heartbeat)
         from faqbot.platforms.matrix_bot import main as run_matrix
 
-        return run_matrix(responder, settings, state, health, heartbeat)
+        return run_matrix(bot, settings, state, health, heartbeat)
     finally:
         if watcher is not None:
             watcher.stop()
+        bot.close()
+        recorder.close()
 
 
 COMMANDS = {

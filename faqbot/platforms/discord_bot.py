@@ -35,6 +35,7 @@ from discord import app_commands
 
 from faqbot.answering import AnsweringThread, Overloaded
 from faqbot.backoff import Deadline, GaveUp, retry_until
+from faqbot.bot import Bot
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.matching.text import addressee
@@ -695,8 +696,9 @@ class DiscordAdapter:
         raise _fatal(error) or error
 
 
-def main(responder: Responder, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
+def main(bot: Bot, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
     """`faqbot run discord`: blocks until shutdown; returns the process exit status."""
+    responder = bot.responder
     config = settings.require_discord()
     point_at_server(config.api_base, config.gateway)
     return run_adapter(

@@ -54,6 +54,7 @@ from nio import (
 )
 
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
+from faqbot.bot import Bot
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
@@ -870,9 +871,10 @@ class _StateKeeper:
 # -- entry point -------------------------------------------------------------------------
 
 
-def main(responder: Responder, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
+def main(bot: Bot, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
     """`faqbot run matrix`: until SIGINT/SIGTERM. 0 on a clean stop, 1 on a fatal error."""
     config = MatrixConfig.from_settings(settings)
+    responder = bot.responder
     return run_adapter(
         lambda: MatrixBot(config, responder, health, state), health, heartbeat, settings.heartbeat_seconds
     )

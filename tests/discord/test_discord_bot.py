@@ -18,6 +18,7 @@ from typing import Any
 import discord
 import pytest
 
+from faqbot.bot import Bot
 from faqbot.cli import main as cli_main
 from faqbot.health import Health, Heartbeat
 from faqbot.platforms.discord_bot import DiscordBot, RecentSpeakers, main
@@ -511,7 +512,7 @@ def run_main(responder: Responder, env: dict[str, str], state_dir: Path) -> int:
     settings = load_settings(environ={**env, "FAQBOT_STATE_DIR": str(state_dir)})
     state = StateFolder.open(state_dir)
     health = Health("discord")
-    return main(responder, settings, state, health, Heartbeat(state, health))
+    return main(Bot(responder, "discord"), settings, state, health, Heartbeat(state, health))
 
 
 def test_missing_token_is_a_clear_error(
