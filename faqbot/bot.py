@@ -45,6 +45,7 @@ log = logging.getLogger("faqbot")
 T = TypeVar("T")
 
 HELP_POSTS_REMEMBERED = 10_000
+RESTORE_WAIT_SECONDS = 5.0  # a store slower than this to open: start without what it would restore
 HANDOFFS = Rate(10, 3_600.0)  # "I need a human" notices per hour, at most: helpers are people
 CHAT_GAPS_DAYS = 30  # `!faq gaps` in chat: this room's last month
 CHAT_GAPS_LINES = 5
@@ -96,11 +97,12 @@ class Bot:
 
     # -- start and stop ------------------------------------------------------------
 
-    def restore(self) -> None:
+    def restore(self, wait: float = RESTORE_WAIT_SECONDS) -> None:
         """Bring back what moderators taught and set (learned phrasings, passive on/off per room).
-        A store that is not there yet costs only this: the bot starts without them."""
+        A store that is not open within `wait` seconds costs only this: the bot starts without them."""
         if self.recorder is None:
             return
+        self.recorder.wait_open(wait)
         try:
             store = self.recorder.store
             self.responder.set_learned(store.learned_phrasings())

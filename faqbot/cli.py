@@ -269,10 +269,25 @@ def command_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def command_console(args: argparse.Namespace, settings: Settings) -> int:
+    """A chat session at the terminal, recorded like a chat platform ("console") so that
+    `/good`, `/bad` and corrections reach the store as they would from chat."""
     loader, knowledge = _load(settings)
     responder = Responder(knowledge, settings.chat, vectors=_semantic(settings))
-    _watch(settings, loader, responder)
-    return run_console(responder, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    watcher = _watch(settings, loader, responder)
+    try:
+        StateFolder.open(settings.state_dir)
+    except StateFolderError as error:
+        raise UsageError(str(error)) from None
+    recorder = BackgroundRecorder(settings.store.open).start()
+    bot = Bot(responder, "console", recorder=recorder, reload=loader.load)
+    bot.restore()
+    try:
+        return run_console(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        bot.close()
+        recorder.close()
 
 
 def command_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -106,6 +106,15 @@ class BackgroundRecorder:
             raise StoreUnavailable(self._unusable or "the store is not open yet")
         return store
 
+    def wait_open(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the store to be open (for reads at start-up)."""
+        deadline = time.monotonic() + timeout
+        while self._store is None and self._unusable is None and time.monotonic() < deadline:
+            if not self.running:
+                return False
+            time.sleep(0.01)
+        return self._store is not None
+
     @property
     def running(self) -> bool:
         """Whether the writer thread is alive (False once `close` has returned)."""

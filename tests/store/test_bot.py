@@ -160,7 +160,7 @@ def test_answers_go_out_while_the_store_is_down(knowledge: Knowledge) -> None:
     recorder = BackgroundRecorder(down, first_retry=0.05).start()  # type: ignore[arg-type]
     bot = Bot(Responder(knowledge), "matrix", recorder=recorder)
     try:
-        bot.restore()  # nothing to restore: starts without
+        bot.restore(wait=0.2)  # nothing to restore: starts without
         started = time.monotonic()
         handled = say(bot, "!faq who pays for this server", message_id="$1")
         assert handled.reply.entry.id == "funding" and time.monotonic() - started < 1
@@ -227,3 +227,24 @@ def test_hand_offs_are_rate_limited(make_bot: MakeBot) -> None:
         bot.help_post_sent(post, bot.help_post(post), f"answer-{number}")
         notified.append(bot.help_outcome(f"answer-{number}", "@poster", solved=False).notify)
     assert sum(notified) == 10 and notified[:10] == [True] * 10
+
+
+def test_restore_waits_for_a_store_that_opens_a_moment_later(
+    store_target: str, state_dir: Path, clock: FakeClock, knowledge: Knowledge
+) -> None:
+    store = open_store(store_target, state_dir=state_dir, clock=clock)
+    store.learn_phrasing(MEMBER_WORDS, "funding")
+    store.close()
+
+    def slow_open():
+        time.sleep(0.3)
+        return open_store(store_target, state_dir=state_dir, clock=clock)
+
+    recorder = BackgroundRecorder(slow_open).start()
+    bot = Bot(Responder(knowledge), "matrix", recorder=recorder)
+    try:
+        bot.restore()
+        assert [p.text for p in bot.responder.learned] == [MEMBER_WORDS]
+    finally:
+        bot.close()
+        recorder.close()
