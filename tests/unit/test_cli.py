@@ -1,4 +1,5 @@
 import io
+import os
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from faqbot.cli import main
+from faqbot.store import open_store
 
 from .conftest import SMALL_FAQ, write_tree
 
@@ -133,8 +135,11 @@ def test_list_groups_entries(folder: Path, capsys: pytest.CaptureFixture[str]) -
     assert "FAQ:" in out and "Do you block Bluesky?" in out and "4 topics" in out
 
 
-def test_console_session_end_to_end(folder: Path) -> None:
-    session = "hello there\ndo you block threads?\n!faq list\n!faq help\n@faqbot who pays for this server\n"
+def test_console_session_end_to_end(folder: Path, tmp_path: Path) -> None:
+    session = (
+        "hello there\ndo you block threads?\n!faq list\n!faq help\n@faqbot who pays for this server\n/good\n"
+    )
+    env = {**os.environ, "FAQBOT_STATE_DIR": str(tmp_path / "state")}
     result = subprocess.run(
         [sys.executable, "-m", "faqbot.cli", "console", "--knowledge", str(folder)],
         input=session,
@@ -142,13 +147,21 @@ def test_console_session_end_to_end(folder: Path) -> None:
         text=True,
         timeout=60,
         check=True,
+        env=env,
     )
     replies = [line for line in result.stdout.splitlines() if line.startswith("faqbot> ")]
-    assert len(replies) == 4  # "hello there" gets no reply
+    assert len(replies) == 5  # "hello there" gets no reply
     assert replies[0] == "faqbot> Do you block Threads?"
     assert replies[1].startswith("faqbot> What I can answer")
     assert replies[2].startswith("faqbot> !faq <question>")
     assert replies[3] == "faqbot> Who pays for this server?"
+    assert replies[4] == "faqbot> Thanks, noted."  # /good: a 👍 for the last answer, in the store
+    store = open_store(tmp_path / "state" / "faqbot.sqlite3", state_dir=tmp_path / "state")
+    try:
+        counts = {c.entry_id: (c.asked, c.passive, c.helpful) for c in store.entry_counts()}
+    finally:
+        store.close()
+    assert counts == {"funding": (1, 0, 1), "threads": (0, 1, 0)}
 
 
 def test_bundled_knowledge_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
