@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 
 from faqbot.responder import Listing, Reply, ReplyKind
 from faqbot.sources.markdown_clean import LINK, link_target
@@ -42,6 +43,28 @@ _URL = re.compile(r"\b(?:https?://|mailto:)[^\s<>\"'()\[\]]*+", re.IGNORECASE)
 _STRONG = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _markdown.validateLink = is_safe_url  # reference links and autolinks too; markdown-it allowed data:image/...
+
+
+def _unlink_empty_targets(state: StateCore) -> None:
+    """A link whose target markdown-it emptied (unsafe, or none: `[a]()`) becomes its text:
+    `<a href="">` leads nowhere."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        kept, open_links = [], []
+        for token in block.children:
+            if token.type == "link_open":
+                empty = not token.attrGet("href")
+                open_links.append(empty)
+                if empty:
+                    continue
+            elif token.type == "link_close" and open_links and open_links.pop():
+                continue
+            kept.append(token)
+        block.children = kept
+
+
+_markdown.core.ruler.push("unlink_empty_targets", _unlink_empty_targets)
 
 
 def _defuse_text(text: str) -> str:

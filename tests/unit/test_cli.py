@@ -1,6 +1,6 @@
 import io
-import os
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,9 +136,7 @@ def test_list_groups_entries(folder: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_console_session_end_to_end(folder: Path, tmp_path: Path) -> None:
-    session = (
-        "hello there\ndo you block threads?\n!faq list\n!faq help\n@faqbot who pays for this server\n/good\n"
-    )
+    session = "hello there\ndo you block threads?\n!faq list\n!faq help\n@faqbot who pays for this server\n/good\n"
     env = {**os.environ, "FAQBOT_STATE_DIR": str(tmp_path / "state")}
     result = subprocess.run(
         [sys.executable, "-m", "faqbot.cli", "console", "--knowledge", str(folder)],

@@ -98,3 +98,11 @@ def test_plain_text_shows_links_as_label_and_url() -> None:
         ReplyKind.ANSWER, entry=entry(answer="Ask **[@vmstan](https://vmst.io/@vmstan)** or see <https://x.org>.")
     )
     assert "Ask @vmstan <https://vmst.io/@vmstan> or see <https://x.org>." in render_plain(reply)
+
+
+def test_a_link_without_a_target_renders_as_its_text() -> None:
+    """Found by the hostile-knowledge property test: `[a]()` gave `<a href="">a</a>`."""
+    from faqbot.render import _markdown_to_html
+
+    html = _markdown_to_html("see [the docs]() or [this](https://docs.example.org)")
+    assert 'href=""' not in html and "see the docs or" in html and 'href="https://docs.example.org"' in html
