@@ -1,6 +1,6 @@
 """Fit the confidence calibration and the decision bars on training/validation data only.
 
-    python bench/tune.py [--shared ../shared] [--vectors | --encoder]
+    python bench/tune.py [--shared ../shared] [--matcher encoder|lexical]
 
 Dev data (never a test split, never StackFAQ, which has no dev split):
 - HINT3 (no validation split): 5-fold cross-validation on each train split; in each fold
@@ -34,6 +34,7 @@ from faqbot.evaluation import LabelledQuestion, entry_matches
 from faqbot.matching.calibration import FEATURES, Calibration, Thresholds, features
 from faqbot.matching.decision import Mode, Outcome
 from faqbot.matching.index import MatchIndex
+from faqbot.matching.matchers import DEFAULT_MATCHER, MATCHERS, load_matcher
 from faqbot.responder import judge
 
 PASSIVE_BUDGET = 0.005
@@ -234,25 +235,15 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    semantic = parser.add_mutually_exclusive_group()
-    semantic.add_argument("--vectors", action="store_true", help="tune the configuration with bundled word vectors")
-    semantic.add_argument("--encoder", action="store_true", help="tune the configuration with the sentence encoder")
+    parser.add_argument("--matcher", choices=MATCHERS, default=DEFAULT_MATCHER, help="the matcher to tune")
     parser.add_argument("--grid", action="store_true", help="also print every passive bar tried")
     args = parser.parse_args()
-    vectors = None
-    if args.vectors:
-        from faqbot.matching.vectors import load_bundled
-
-        vectors = load_bundled()
-    elif args.encoder:
-        from faqbot.matching.encoder import load_bundled as load_encoder
-
-        vectors = load_encoder()
+    vectors = load_matcher(args.matcher)
     sets = dev_sets(args.shared, vectors)
     calibration = tune(
         sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None
     )
-    name = "ENCODER" if args.encoder else "SEMANTIC" if args.vectors else "LEXICAL"
+    name = args.matcher.upper()
     print(f"\nfor faqbot/matching/calibration.py:\n{name} = {calibration!r}")
     return 0
 

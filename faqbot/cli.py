@@ -16,7 +16,8 @@ from faqbot.evaluation import evaluate, format_report, load_labelled_questions
 from faqbot.flood_control import Rate
 from faqbot.live_knowledge import KnowledgeWatcher
 from faqbot.matching.decision import Mode, Outcome
-from faqbot.matching.index import Candidate, MatchIndex, bundled_vectors
+from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.matchers import DEFAULT_MATCHER, MATCHERS, MatcherUnavailable, load_matcher
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
 from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, ResponderSettings, Verdict
@@ -39,16 +40,10 @@ def _knowledge_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
     parser.add_argument(
-        "--vectors",
-        action="store_true",
-        default=os.environ.get("FAQBOT_VECTORS", "").lower() in ("1", "true", "yes"),
-        help="also match by meaning with the bundled word vectors (needs faqbot[vectors]; $FAQBOT_VECTORS=1)",
-    )
-    parser.add_argument(
-        "--encoder",
-        action="store_true",
-        default=os.environ.get("FAQBOT_ENCODER", "").lower() in ("1", "true", "yes"),
-        help="also match by meaning with the bundled sentence encoder (needs faqbot[encoder]; $FAQBOT_ENCODER=1)",
+        "--matcher",
+        choices=MATCHERS,
+        default=os.environ.get("FAQBOT_MATCHER") or DEFAULT_MATCHER,
+        help="encoder: words and meaning (default); lexical: words only, for small machines ($FAQBOT_MATCHER)",
     )
 
 
@@ -102,22 +97,17 @@ class UsageError(Exception):
     """A command cannot run as asked; the message says what to do."""
 
 
+def vector_cache_dir() -> Path:
+    """Where the encoder keeps the knowledge's vectors between runs: the state folder's `vectors/`."""
+    return Path(os.environ.get("FAQBOT_STATE_DIR") or "faqbot-state") / "vectors"
+
+
 def _semantic(args: argparse.Namespace) -> SemanticSource | None:
-    """The optional meaning-based matcher asked for, if any."""
-    if args.encoder and args.vectors:
-        raise UsageError("choose one of --encoder and --vectors")
-    if args.encoder:
-        try:
-            from faqbot.matching.encoder import load_bundled
-        except ImportError:
-            raise UsageError("--encoder needs onnxruntime: pip install 'faqbot[encoder]'") from None
-        return load_bundled()
-    if not args.vectors:
-        return None
-    vectors = bundled_vectors()
-    if vectors is None:
-        raise UsageError("--vectors needs numpy: pip install 'faqbot[vectors]'")
-    return vectors
+    """The meaning-based matcher asked for (None: lexical only)."""
+    try:
+        return load_matcher(args.matcher, vector_cache_dir())
+    except MatcherUnavailable as error:
+        raise UsageError(str(error)) from None
 
 
 def _watch(loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:

@@ -12,7 +12,7 @@ logistic model turns a candidate's evidence into a probability:
 - `coverage`, the share of the question's distinctive words (IDF mass) the entry contains;
 - `known`, the share of them the knowledge contains at all (questions about
   things the knowledge never mentions are out of scope, whatever the overlap);
-- `semantic`, the word-vector similarity (only with vectors; 0 otherwise).
+- `semantic`, the sentence encoder's similarity (0 for the lexical matcher).
 
 The weights are fitted by `bench/tune.py` on training and validation data only
 (HINT3 cross-validated on its train split, CLINC150 val + oos_val, the vmst.io dev
@@ -86,7 +86,7 @@ class Calibration:
 
 
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
-# One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`.
+# One per matcher: `bench/tune.py --matcher encoder` (the default) and `--matcher lexical`.
 LEXICAL = Calibration(
     weights=(-0.783, 4.911, 4.896, 0.992, 0.117, 0.133, 0.0),
     bias=-3.032,
@@ -96,9 +96,4 @@ ENCODER = Calibration(
     weights=(0.392, 7.096, 0.807, -0.583, 1.837, -0.337, 4.258),
     bias=-3.582,
     thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.35, passive_known=0.0),
-)
-SEMANTIC = Calibration(
-    weights=(-1.082, 6.258, 3.59, -0.144, 1.324, -0.221, 1.837),
-    bias=-3.051,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.6),
 )

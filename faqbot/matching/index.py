@@ -13,7 +13,7 @@ A score leans on phrasings: text alone can lift an entry to at most `TEXT_WEIGHT
 A phrasing typed verbatim gives its entry a phrasing score of 1.
 Typos are repaired against the index's own vocabulary with rapidfuzz.
 
-With optional static word vectors (`bundled_vectors()`, needs numpy) a semantic
+With a semantic source (the sentence encoder, `matchers.load_matcher`) a semantic
 similarity is blended in, so paraphrases that share no word still match.
 
 Each candidate also carries a *confidence*: the calibrated probability that it is the
@@ -38,7 +38,7 @@ from faqbot.matching.text import CACHED_WORD_LENGTH, QUESTION_WORDS, STOP_WORDS,
 from faqbot.sources.model import Entry
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import SemanticSource, WordVectors
+    from faqbot.matching.vectors import SemanticSource
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
@@ -46,6 +46,7 @@ TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approac
 MIN_TYPO_LENGTH = 4
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
 EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
+SEMANTIC_ONLY_FLOOR = 0.3  # an entry found by meaning alone must be at least this close to count as a match
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,8 @@ class Candidate:
     matched_phrasing: str
     coverage: float = 0.0  # share of the question's distinctive words (IDF mass) the entry contains
     known: float = 0.0  # share of the question's distinctive words the whole knowledge contains
-    semantic_score: float = 0.0  # word-vector similarity, when the index has vectors
+    semantic_score: float = 0.0  # meaning-based similarity, when the index has a semantic source
     confidence: float = 0.0  # calibrated probability that this candidate is the right answer
-
-
-def bundled_vectors() -> WordVectors | None:
-    """The word vectors bundled with faqbot when numpy is installed (`faqbot[vectors]`), else None.
-    Loaded once (about 0.3 s); pass them to every `MatchIndex` built afterwards."""
-    try:
-        from faqbot.matching.vectors import load_bundled
-    except ImportError:
-        return None
-    return load_bundled()
 
 
 @dataclass(frozen=True)
@@ -91,7 +82,7 @@ def _term_factors(text: str) -> dict[str, float]:
 class MatchIndex:
     """An immutable index over entries; build a new one when knowledge changes.
 
-    `vectors` (optional) are static word vectors, e.g. `vectors.load_bundled()`;
+    `vectors` (optional) is a semantic source, e.g. `matchers.load_matcher("encoder")`;
     `calibration` replaces the fitted one (for tuning and ablations)."""
 
     def __init__(
@@ -286,8 +277,11 @@ class MatchIndex:
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
             combined = {
                 e: (lexical.get(e, 0.0) + weight * max(0.0, semantic[e])) / (1 + weight)
-                for e in (*lexical, *semantic_leaders)
+                for e in (*lexical, *(e for e in semantic_leaders if semantic[e] >= SEMANTIC_ONLY_FLOOR))
             }
+            for e, phrasing_score in phrasing_scores.items():
+                if phrasing_score >= 1.0:  # a phrasing typed verbatim: nothing is closer to a moderator's words
+                    combined[e] = 1.0
         else:
             combined = lexical
         key = combined.__getitem__

@@ -1,43 +1,30 @@
-"""Optional static word vectors: semantic similarity for paraphrases that share no word.
+"""Semantic similarity between a question and each entry, from text vectors.
 
-Needs numpy (`pip install faqbot[vectors]`); the default install does not use this.
-The bundled vectors (`data/words-minilm.npz`, built by `tools/build_vectors.py`) are
-all-MiniLM-L6-v2's embeddings of the 30,000 most frequent English words, reduced to
-128 dimensions and stored as int8 (about 3 MB). A text's vector is the SIF-weighted
-mean of its words' vectors (frequent words count less); an entry's semantic score is
-its phrasings' centroid's similarity, or its page or section text's when that is
-higher (blending in the best single phrasing, as the lexical score does, added
-nothing on dev data). The knowledge's common direction (the mean of its phrasings'
+A `SemanticSource` (the sentence encoder, `encoder.py`) turns texts into unit vectors;
+`SemanticIndex` holds the knowledge's. An entry's semantic score is its phrasings'
+centroid's similarity, or its closest text sentence's when that is higher (each
+sentence read with the entry's title: a whole section averaged into one vector answers
+no particular question). The knowledge's common direction (the mean of its phrasings'
 vectors) is removed from all vectors first, as in SIF's common-component removal.
-
-A sentence encoder (`encoder.py`) plugs into the same `SemanticIndex`; it reads an
-entry's text sentence by sentence, each prefixed with the entry's title, and the
-closest sentence speaks for the text (a whole section averaged into one vector
-answers no particular question).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from faqbot.matching.calibration import SEMANTIC, Calibration
-from faqbot.matching.text import fold
+from faqbot.matching.calibration import Calibration
 
-BUNDLED = Path(__file__).resolve().parent / "data" / "words-minilm.npz"
 REMOVE_COMMON = True  # project the phrasings' mean direction out of every vector (as SIF does)
-_PLAIN = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MIN_SENTENCE_CHARS = 4
 
 
 class SemanticSource(Protocol):
-    """What the match index needs from word vectors or a sentence encoder."""
+    """What the match index needs from a meaning-based matcher (the sentence encoder, or a test double)."""
 
     dims: int
     calibration: Calibration
@@ -49,38 +36,8 @@ class SemanticSource(Protocol):
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex: ...
 
 
-class WordVectors:
-    """Static word vectors; a text's vector is the weighted mean of its words' vectors."""
-
-    calibration = SEMANTIC  # fitted by bench/tune.py --vectors
-    semantic_weight = 0.5  # score = (lexical + w * semantic) / (1 + w); 0.3 and 1.0 were worse on dev
-    reads_sentences = False  # a mean of word vectors reads a whole text as well as its sentences
-
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, weights: np.ndarray) -> None:
-        self._lookup = {w: i for i, w in enumerate(words)}
-        self._weighted = (vectors.astype(np.float32) / 127.0) * weights.astype(np.float32)[:, None]
-        self.dims = vectors.shape[1]
-
-    @classmethod
-    def load(cls, path: Path) -> WordVectors:
-        with np.load(path) as data:
-            return cls(str(data["words"]).split("\n"), data["vectors"], data["weights"])
-
-    def embed(self, text: str) -> np.ndarray | None:
-        """The text's unit vector, or None when it has no known word."""
-        ids = [i for i in (self._lookup.get(w) for w in _PLAIN.findall(fold(text))) if i is not None]
-        if not ids:
-            return None
-        vector = self._weighted[ids].sum(axis=0)
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm else None
-
-    def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:
-        return SemanticIndex(self, phrasings, bodies)
-
-
-def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
-    """Embed many texts, all at once when the source can (a sentence encoder caches them)."""
+def _embed_all(source: SemanticSource, texts: list[str]) -> list[np.ndarray | None]:
+    """Embed many texts, all at once when the source can (the sentence encoder caches them)."""
     if hasattr(source, "embed_many"):
         present = [i for i, t in enumerate(texts) if t and t.strip()]
         vectors: list[np.ndarray | None] = [None] * len(texts)
@@ -128,6 +85,7 @@ class SemanticIndex:
                 texts.append(text)
                 text_owners.append(entry_number)
         text_rows = [(n, v) for n, v in zip(text_owners, _embed_all(vectors, texts), strict=True) if v is not None]
+        self.texts = [t for _, t in flat] + texts  # every text embedded, for a cache to keep
         self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
         self._texts = (
             self._without_common(np.stack([v for _, v in text_rows]))
@@ -154,8 +112,3 @@ class SemanticIndex:
         count = self._count
         leaders = np.argpartition(-blended, top)[:top].tolist() if top < count else list(range(count))
         return blended.tolist(), leaders
-
-
-@lru_cache(maxsize=1)
-def load_bundled() -> WordVectors:
-    return WordVectors.load(BUNDLED)
