@@ -28,16 +28,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, intent_entries, vmstio
+import numpy as np
+from datasets import DEFAULT_SHARED, HINT3_SETS, clinc150, hint3, intent_entries, is_offtopic, vmstio
 
 from faqbot.evaluation import LabelledQuestion, entry_matches
 from faqbot.matching.calibration import FEATURES, Calibration, Thresholds, features
-from faqbot.matching.decision import Mode, Outcome
+from faqbot.matching.decision import Mode, Outcome, settled_without_ranking
 from faqbot.matching.index import MatchIndex
 from faqbot.matching.matchers import DEFAULT_MATCHER, MATCHERS, load_matcher
 from faqbot.responder import judge
 
-PASSIVE_BUDGET = 0.005
+PASSIVE_BUDGET = 0.005  # of dev IRC lines answered: half the issue's 1%, as a safety margin for the test lines
+OFFTOPIC_BUDGET = 0.011  # of dev off-topic lines answered: 2 of 185 (the test target is 2%)
+WRONG_BUDGET = 0.02  # of dev member questions answered wrongly (the test target is 3%)
 MARGIN_EVIDENCE = 0.01
 FOLDS = 5
 L2 = 1e-3
@@ -213,23 +216,91 @@ def tune(sets: dict[str, list[Row]], semantic: bool, log=print) -> Calibration:
     shown = ", ".join(f"{n} {s:.3f}" for n, s in scores.items())
     log(f"explicit_answer={bar:.2f} explicit_margin={margin:.2f}: {shown}")
 
-    # Passive needs at least the explicit confidence (the decision asks for both); a passive reply
-    # may also need most of the message's distinctive words to be known to the knowledge at
-    # all (`passive_known`). Most correct dev answers wins; a tie goes to the fewer IRC replies.
-    chosen = (min(1.0, bar + 0.05), 0.0, 0.0, 0.0)
-    for passive in [x / 1000 for x in range(round(bar * 1000), 1000, 25)]:
-        for known in (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
-            thresholds = Thresholds(bar, margin, passive_answer=passive, passive_known=known)
-            rate, false = passive_measure(sets["vmst.io (dev)"], thresholds)
-            log(f"  passive_answer={passive:.3f} known {known}: dev passive correct {rate:.3f}, IRC {false:.2%}")
-            if false <= PASSIVE_BUDGET and (rate, -false) > (chosen[2], -chosen[3]):
-                chosen = (passive, known, rate, false)
+    chosen = tune_passive(sets["vmst.io (dev)"], Thresholds(bar, margin), log)
+    return Calibration(tuple(round(w, 3) for w in weights), round(bias, 3), chosen)
+
+
+class PassiveEvidence:
+    """What the passive rules read, per dev row, as arrays: trying thousands of bars costs little."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        best = [r.ranked[0] if r.ranked else None for r in rows]
+        self.eligible = np.array(
+            [
+                b is not None and settled_without_ranking(Mode.PASSIVE, r.item.question, r.item.to_someone_else) is None
+                for r, b in zip(rows, best, strict=True)
+            ]
+        )
+
+        def field(name: str) -> np.ndarray:
+            return np.array([getattr(b, name) if b is not None else -1e9 for b in best])
+
+        self.confidence, self.score, self.known = field("confidence"), field("score"), field("known")
+        self.word_contrast, self.contrast = field("word_contrast"), field("contrast")
+        self.member = np.array([r.in_scope for r in rows])
+        self.correct = np.array([r.correct for r in rows])
+        self.offtopic = np.array([is_offtopic(r.item) for r in rows])
+        self.chat = ~self.member & ~self.offtopic
+
+    def answered(self, bars: Thresholds) -> np.ndarray:
+        """The rows `decision.decide` answers passively under `bars` (the same rules, vectorised)."""
+        return (
+            self.eligible
+            & (self.confidence >= max(bars.passive_answer, bars.explicit_answer))
+            & (self.score >= bars.suggest)
+            & (self.known >= bars.passive_known)
+            & (self.word_contrast >= bars.passive_words)
+            & (self.contrast >= bars.passive_contrast)
+        )
+
+    def measure(self, bars: Thresholds) -> tuple[float, float, float, float]:
+        """(member questions answered right, answered wrong, chat lines answered, off-topic lines answered)."""
+        answered = self.answered(bars)
+        members = self.member.sum()
+        return (
+            (answered & self.member & self.correct).sum() / members,
+            (answered & self.member & ~self.correct).sum() / members,
+            (answered & self.chat).sum() / max(1, self.chat.sum()),
+            (answered & self.offtopic).sum() / max(1, self.offtopic.sum()),
+        )
+
+
+def tune_passive(rows: list[Row], explicit: Thresholds, log=print) -> Thresholds:
+    """The passive bars: the most correct dev member answers while at most `PASSIVE_BUDGET` of the dev
+    chat lines, `OFFTOPIC_BUDGET` of the dev off-topic lines and `WRONG_BUDGET` of the member questions
+    get a (wrong) reply; a tie goes to the fewer replies to chat and off-topic lines. Passive needs at
+    least the explicit confidence (the decision asks for both); it may also need most of the message's
+    distinctive words known to the knowledge (`passive_known`) and the knowledge to explain it better
+    than everyday chat does (`passive_words`, `passive_contrast`)."""
+    evidence = PassiveEvidence(rows)
+    chosen, best_key = replace(explicit, passive_answer=min(1.0, explicit.explicit_answer + 0.05)), None
+    for passive in [x / 1000 for x in range(round(explicit.explicit_answer * 1000), 1000, 25)]:
+        for known in (0.0, 0.5, 0.7):
+            for words in (-100.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.0):
+                for contrast in (-100.0, *(x / 100 for x in range(-10, 21, 2))):
+                    bars = replace(
+                        explicit, passive_answer=passive, passive_known=known, passive_words=words,
+                        passive_contrast=contrast,
+                    )  # fmt: skip
+                    right, wrong, chat, offtopic = evidence.measure(bars)
+                    if chat > PASSIVE_BUDGET or offtopic > OFFTOPIC_BUDGET or wrong > WRONG_BUDGET:
+                        continue
+                    key = (round(right, 6), -(chat + offtopic), words, contrast)
+                    if best_key is None or key > best_key:
+                        chosen, best_key = bars, key
+    by_the_bot = [
+        judge(None, r.item.question, Mode.PASSIVE, to_someone_else=r.item.to_someone_else, thresholds=chosen,
+              ranked=r.ranked).outcome is Outcome.ANSWER
+        for r in rows
+    ]  # fmt: skip
+    assert by_the_bot == evidence.answered(chosen).tolist(), "the vectorised rules drifted from decision.decide"
+    right, wrong, chat, offtopic = evidence.measure(chosen)
     log(
-        f"passive_answer={chosen[0]:.3f} passive_known={chosen[1]}: dev passive correct {chosen[2]:.3f}, "
-        f"dev IRC answered {chosen[3]:.2%}"
+        f"passive_answer={chosen.passive_answer:.3f} passive_known={chosen.passive_known} "
+        f"passive_words={chosen.passive_words} passive_contrast={chosen.passive_contrast}: dev member questions "
+        f"answered right {right:.3f}, wrong {wrong:.3f}; dev chat lines answered {chat:.2%}, off-topic {offtopic:.2%}"
     )
-    thresholds = Thresholds(bar, margin, passive_answer=chosen[0], passive_known=chosen[1])
-    return Calibration(tuple(round(w, 3) for w in weights), round(bias, 3), thresholds)
+    return chosen
 
 
 def main() -> int:

@@ -132,7 +132,7 @@ def judge(
     if ranked is None and index is None:
         raise ValueError("judge needs an index to rank with, or a ranking")
     bars = thresholds or (index.thresholds if index is not None else None)
-    settled = settled_without_ranking(mode, text, to_someone_else)
+    settled = settled_without_ranking(mode, text, to_someone_else, index, bars)
     if settled is not None and not explain and ranked is None:
         return Decision(Outcome.SILENT, None, (), settled)
     if ranked is None:

@@ -68,6 +68,10 @@ class Thresholds:
     suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
     passive_answer: float = 0.35  # confidence plain chat needs for a reply (explicit_answer applies too)
     passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
+    # How much better than everyday chat the knowledge must explain a passive question (`background.py`):
+    # by its words (mean log-likelihood ratio; checked before any model runs) and by meaning (cosine gap).
+    passive_words: float = -100.0
+    passive_contrast: float = -100.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ LEXICAL = Calibration(
     thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.5),
 )
 ENCODER = Calibration(
-    weights=(0.392, 7.096, 0.807, -0.583, 1.837, -0.337, 4.258),
-    bias=-3.582,
-    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.35, passive_known=0.0),
-)
+    weights=(-0.401, 6.455, -0.124, 0.182, 1.118, 0.121, 6.991),
+    bias=-4.747,
+    thresholds=Thresholds(explicit_answer=0.4, explicit_margin=0.04, passive_answer=0.8, passive_known=0.0,
+                          passive_words=0.0, passive_contrast=0.2),
+)  # fmt: skip

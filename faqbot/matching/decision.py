@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from faqbot.matching.calibration import LEXICAL, Thresholds
-from faqbot.matching.index import Candidate
+from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.matching.text import looks_like_question
 
 DEFAULT_THRESHOLDS = LEXICAL.thresholds
@@ -50,6 +50,7 @@ class Why(Enum):
     CLOSE_CALL = "too close to the runner-up"  # asked: a near-tie becomes "did you mean"
     BELOW_BAR = "below the bar"
     UNKNOWN_WORDS = "mostly words the knowledge does not know"
+    SOMETHING_ELSE = "about something else"  # everyday chat explains it better than the knowledge
     NOT_A_QUESTION = "not a question"
     TO_SOMEONE_ELSE = "said to someone else"
     NOTHING_MATCHED = "nothing matched"
@@ -70,15 +71,27 @@ class Decision:
     bar: float | None = None  # the confidence bar the best candidate was held to, where one applied
 
 
-def settled_without_ranking(mode: Mode, text: str, to_someone_else: bool = False) -> Why | None:
+def settled_without_ranking(
+    mode: Mode,
+    text: str,
+    to_someone_else: bool = False,
+    index: MatchIndex | None = None,
+    thresholds: Thresholds | None = None,
+) -> Why | None:
     """Why a message gets no passive answer whatever the ranking, or None. Checked before
-    ranking (so chat that is no question costs no model run) and again by `decide`."""
+    ranking (so chat that is no question costs no model run) and again by `decide`. Given the
+    `index`, a question whose words everyday chat explains far better than the knowledge's
+    (`MatchIndex.word_contrast` under `thresholds.passive_words`) is settled too."""
     if mode is not Mode.PASSIVE:
         return None
     if to_someone_else:
         return Why.TO_SOMEONE_ELSE
     if not looks_like_question(text):
         return Why.NOT_A_QUESTION
+    if index is not None:
+        bars = thresholds or index.thresholds
+        if index.word_contrast(text) < bars.passive_words:
+            return Why.SOMETHING_ELSE
     return None
 
 
@@ -117,6 +130,8 @@ def decide(
             return Decision(Outcome.SILENT, best, suggestions, Why.BELOW_BAR, bar)
         if best.known < thresholds.passive_known:
             return Decision(Outcome.SILENT, best, suggestions, Why.UNKNOWN_WORDS, bar)
+        if best.word_contrast < thresholds.passive_words or best.contrast < thresholds.passive_contrast:
+            return Decision(Outcome.SILENT, best, suggestions, Why.SOMETHING_ELSE, bar)
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
     bar = thresholds.explicit_answer
     if confident and best.score - runner_up >= thresholds.explicit_margin:

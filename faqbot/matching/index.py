@@ -31,14 +31,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from faqbot.matching.background import WordContrast, bundled_word_counts
 from faqbot.matching.calibration import LEXICAL, Calibration, Thresholds
 from faqbot.matching.text import CACHED_WORD_LENGTH, QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import SemanticSource
+    from faqbot.matching.vectors import SemanticScores, SemanticSource
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
@@ -47,6 +49,13 @@ MIN_TYPO_LENGTH = 4
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
 EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
 SEMANTIC_ONLY_FLOOR = 0.3  # an entry found by meaning alone must be at least this close to count as a match
+# An entry's semantic score blends (weights, normalised): the closer of its phrasings' centroid and its
+# closest text sentence ("mix"); its single closest text, phrasing or sentence ("nearest"); and for a
+# section, its page's mix ("page": what the whole page is about, so a heading echoing a word of the
+# question does not win alone). Fitted by bench/tune.py --ranking on dev top-1.
+SEMANTIC_MIX = 1.0
+SEMANTIC_NEAREST = 1.0
+SEMANTIC_PAGE = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,10 @@ class Candidate:
     known: float = 0.0  # share of the question's distinctive words the whole knowledge contains
     semantic_score: float = 0.0  # meaning-based similarity, when the index has a semantic source
     confidence: float = 0.0  # calibrated probability that this candidate is the right answer
+    # Of the question, not the candidate (see `background.py`): how much better the knowledge explains
+    # it than everyday chat does, by its words (mean log-likelihood ratio) and by meaning (cosine gap).
+    word_contrast: float = 0.0
+    contrast: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ class MatchIndex:
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
         self._semantic = None
+        self._page_of: list[int] = []
         self._build()
 
     @property
@@ -143,6 +157,17 @@ class MatchIndex:
             for term, count in counts.items():
                 self._text_postings[term].append((entry_number, count / (count + TEXT_SATURATION * length_norm)))
         self._vocabulary = list(self._surface_words)
+        knowledge_counts: dict[str, int] = defaultdict(int)
+        for counts in entry_terms:
+            for term, count in counts.items():
+                if term not in QUESTION_WORDS:
+                    knowledge_counts[term] += count
+        self._words = WordContrast(bundled_word_counts(), knowledge_counts)
+        pages = {entry.route: n for n, entry in enumerate(self.entries) if entry.kind == "page"}
+        self._page_of = [
+            pages.get((entry.route or "").split("#")[0], n) if entry.kind == "section" else n
+            for n, entry in enumerate(self.entries)
+        ]
         if self._vectors is not None:
             self._semantic = self._vectors.entry_index(
                 [list(self._phrasings_of(entry)) for entry in self.entries],
@@ -212,13 +237,26 @@ class MatchIndex:
         self._typo_cache[word] = result
         return result
 
+    def _semantic_blend(self, found: SemanticScores) -> np.ndarray:
+        """Each entry's semantic score in [-1, 1] (see `SEMANTIC_MIX`, `SEMANTIC_NEAREST`, `SEMANTIC_PAGE`)."""
+        mix = np.maximum(found.centroid, found.text)
+        nearest = np.maximum(found.phrasing, found.text)
+        page = mix[self._page_of]
+        total = SEMANTIC_MIX + SEMANTIC_NEAREST + SEMANTIC_PAGE
+        return (SEMANTIC_MIX * mix + SEMANTIC_NEAREST * nearest + SEMANTIC_PAGE * page) / total
+
+    def word_contrast(self, question: str) -> float:
+        """How much better the knowledge's words explain the question than everyday chat's do
+        (mean log-likelihood ratio of its distinctive words; see `background.py`). Costs no model."""
+        return self._words.mean(t.term for t in self._query_terms(question) if t.term not in QUESTION_WORDS)
+
     def rank(self, question: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first; only those with some evidence."""
         terms = self._query_terms(question)
         if not terms:  # only stop words: nothing to go on
             return []
-        found = self._semantic.scores(question, max(limit, 2)) if self._semantic is not None else None
-        semantic, semantic_leaders = found if found is not None else (None, [])
+        found = self._semantic.scores(question) if self._semantic is not None else None
+        semantic = self._semantic_blend(found) if found is not None else None
         query_weights = {t.term: self._idf.get(t.term, self._unseen_idf) * t.weight_factor for t in terms}
         query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
         content = {t: w for t, w in query_weights.items() if t not in QUESTION_WORDS}
@@ -275,9 +313,12 @@ class MatchIndex:
         if semantic is not None:
             weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
+            top = max(limit, 2)
+            leaders = np.argpartition(-semantic, top)[:top] if top < len(semantic) else range(len(semantic))
+            found_by_meaning = [int(e) for e in leaders if semantic[e] >= SEMANTIC_ONLY_FLOOR]
             combined = {
-                e: (lexical.get(e, 0.0) + weight * max(0.0, semantic[e])) / (1 + weight)
-                for e in (*lexical, *(e for e in semantic_leaders if semantic[e] >= SEMANTIC_ONLY_FLOOR))
+                e: (lexical.get(e, 0.0) + weight * max(0.0, float(semantic[e]))) / (1 + weight)
+                for e in (*lexical, *found_by_meaning)
             }
             for e, phrasing_score in phrasing_scores.items():
                 if phrasing_score >= 1.0:  # a phrasing typed verbatim: nothing is closer to a moderator's words
@@ -289,6 +330,8 @@ class MatchIndex:
             max(limit, 2), (e for e, s in combined.items() if s > 0), key=lambda e: (-key(e), self.entries[e].id)
         )
         known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
+        word_contrast = self._words.mean(t for t in content)
+        contrast = found.knowledge - found.background if found is not None and found.background is not None else 0.0
         candidates = []
         for position, entry_number in enumerate(order):
             _, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
@@ -301,7 +344,7 @@ class MatchIndex:
             coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
             phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
             text_score = text_shares.get(entry_number, 0.0)
-            semantic_score = semantic[entry_number] if semantic is not None else 0.0
+            semantic_score = float(semantic[entry_number]) if semantic is not None else 0.0
             candidate = Candidate(
                 self.entries[entry_number],
                 score,
@@ -311,6 +354,8 @@ class MatchIndex:
                 coverage,
                 known,
                 semantic_score,
+                word_contrast=word_contrast,
+                contrast=contrast,
             )
             candidates.append(replace(candidate, confidence=self._calibration.confidence(candidate, rival)))
         return candidates[:limit]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -53,30 +54,27 @@ def _sentences(text: str, title: str) -> list[str]:
     return [f"{title}: {sentence}" if title else sentence for sentence in found]
 
 
+@dataclass(frozen=True)
+class SemanticScores:
+    """A question's similarities to every entry (arrays indexed by entry number, -1 where an
+    entry has no such text), and to the knowledge and the background as a whole."""
+
+    centroid: np.ndarray  # to the centroid of the entry's phrasings
+    phrasing: np.ndarray  # to its closest phrasing
+    text: np.ndarray  # to its closest text sentence (read with its title)
+    knowledge: float  # cosine to the closest text of the whole knowledge, before common-direction removal
+    background: float | None  # the same to the closest everyday question (None: no background)
+
+
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
     def __init__(self, vectors: SemanticSource, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> None:
         self._vectors = vectors
+        self._background = getattr(vectors, "background", None)
         count = len(phrasings)
         self._count = count
-        rows, owners = [], []
         flat = [(entry_number, text) for entry_number, texts in enumerate(phrasings) for text in texts]
-        for (entry_number, _), vector in zip(flat, _embed_all(vectors, [t for _, t in flat]), strict=True):
-            if vector is not None:
-                rows.append(vector)
-                owners.append(entry_number)
-        matrix = np.stack(rows) if rows else np.zeros((0, vectors.dims), dtype=np.float32)
-        # The knowledge's common direction (what all its phrasings share) says nothing about
-        # which entry a question is about; it is projected out of every vector.
-        self._common: np.ndarray | None = None
-        if REMOVE_COMMON and len(rows) > 1:
-            mean = matrix.mean(axis=0)
-            self._common = (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :]
-            matrix = self._without_common(matrix)
-        centroids = np.zeros((count, vectors.dims), dtype=np.float32)
-        np.add.at(centroids, np.array(owners, dtype=np.intp), matrix)
-        self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         # The entries' texts: whole, or (for a sentence encoder) as titled sentences.
         texts, text_owners = [], []
         for entry_number, body in enumerate(bodies):
@@ -84,14 +82,30 @@ class SemanticIndex:
             for text in _sentences(body, title) if vectors.reads_sentences else [body]:
                 texts.append(text)
                 text_owners.append(entry_number)
-        text_rows = [(n, v) for n, v in zip(text_owners, _embed_all(vectors, texts), strict=True) if v is not None]
         self.texts = [t for _, t in flat] + texts  # every text embedded, for a cache to keep
+        embedded = _embed_all(vectors, self.texts)
+        rows = [(n, v) for (n, _), v in zip(flat, embedded[: len(flat)], strict=True) if v is not None]
+        text_rows = [(n, v) for n, v in zip(text_owners, embedded[len(flat) :], strict=True) if v is not None]
+        empty = np.zeros((0, vectors.dims), dtype=np.float32)
+        matrix = np.stack([v for _, v in rows]).astype(np.float32) if rows else empty
+        text_matrix = np.stack([v for _, v in text_rows]).astype(np.float32) if text_rows else empty
+        self._raw = np.concatenate([matrix, text_matrix])  # for the contrast with the background
+        # The knowledge's common direction (what all its phrasings share) says nothing about
+        # which entry a question is about; it is projected out of every vector.
+        self._common: np.ndarray | None = None
+        if REMOVE_COMMON and len(rows) > 1:
+            mean = matrix.mean(axis=0)
+            self._common = (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :]
+            matrix = self._without_common(matrix)
+        self._phrasing_owners = np.array([n for n, _ in rows], dtype=np.intp)
+        self._phrasings = matrix
+        centroids = np.zeros((count, vectors.dims), dtype=np.float32)
+        np.add.at(centroids, self._phrasing_owners, matrix)
+        self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        self._has_phrasing = np.zeros(count, dtype=bool)
+        self._has_phrasing[self._phrasing_owners] = True
         self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
-        self._texts = (
-            self._without_common(np.stack([v for _, v in text_rows]))
-            if text_rows
-            else np.zeros((0, vectors.dims), dtype=np.float32)
-        )
+        self._texts = self._without_common(text_matrix) if text_rows else empty
 
     def _without_common(self, vectors: np.ndarray) -> np.ndarray:
         if self._common is None:
@@ -99,16 +113,17 @@ class SemanticIndex:
         vectors = vectors - (vectors @ self._common.T) @ self._common
         return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)
 
-    def scores(self, question: str, top: int) -> tuple[list[float], list[int]] | None:
-        """One score in [-1, 1] per entry and the `top` best entries (unordered), or None
-        when the question has no known word."""
-        query = self._vectors.embed(question)
-        if query is None or not self._count:
+    def scores(self, question: str) -> SemanticScores | None:
+        """The question's similarities (each in [-1, 1]), or None when it cannot be embedded."""
+        raw = self._vectors.embed(question)
+        if raw is None or not self._count:
             return None
-        query = self._without_common(query)
-        # An entry's phrasings' centroid, or its page or section text when that is closer.
-        blended = self._centroids @ query
-        np.maximum.at(blended, self._text_owners, self._texts @ query)
-        count = self._count
-        leaders = np.argpartition(-blended, top)[:top].tolist() if top < count else list(range(count))
-        return blended.tolist(), leaders
+        query = self._without_common(raw)
+        centroid = np.where(self._has_phrasing, self._centroids @ query, -1.0)
+        phrasing = np.full(self._count, -1.0, dtype=np.float32)
+        np.maximum.at(phrasing, self._phrasing_owners, self._phrasings @ query)
+        text = np.full(self._count, -1.0, dtype=np.float32)
+        np.maximum.at(text, self._text_owners, self._texts @ query)
+        knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
+        background = self._background.similarity(raw) if self._background is not None else None
+        return SemanticScores(centroid, phrasing, text, knowledge, background)

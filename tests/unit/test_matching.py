@@ -298,3 +298,12 @@ def test_pasted_noise_does_not_fill_the_word_caches(small_knowledge: Knowledge) 
     index.rank(noise + " threads")
     assert text._cached_stem.cache_info().currsize - before <= 2  # "threads" (and nothing long)
     assert all(len(word) <= text.CACHED_WORD_LENGTH for word in index._typo_cache)
+
+
+def test_hostile_unicode_reaches_the_encoder_without_breaking_it(small_knowledge: Knowledge) -> None:
+    """Lone surrogates (a broken client, JSON "\\ud800") once raised a TypeError in the tokenizer."""
+    from faqbot.matching.encoder import load_bundled
+
+    index = MatchIndex(small_knowledge.entries, vectors=load_bundled())
+    for text in ("who pays \ud800 for this \udfff server?", "\u202eis there\u202c funding?", "a\u0300" * 300):
+        assert all(0.0 <= c.score <= 1.0 for c in index.rank(text))
