@@ -15,7 +15,7 @@ Discord and Matrix adapters send it (cooldowns and flood control included), on o
 - *hostile*: `--hostile` messages cycling through what an attacker or a broken client
   sends: 60 KB and 1 MB messages, thousands of unknown words, words of 10,000 characters,
   many typos, combining marks, RTL overrides, lone surrogates, mass mentions; each as
-  plain chat, as `!faq ...` and as a mention of the bot (addressed), from many senders.
+  plain chat, as `!faq ...` and as a mention of the bot (addressed), from 5,000 senders in 5 rooms.
 
 Prints messages per second (median of per-chunk rates, and overall), the worst time
 for one message and which input it was, the share answered, and peak memory (the
@@ -136,7 +136,7 @@ def hostile_stream(count: int, seed: int = 0) -> Iterator[tuple[str, IncomingMes
         if number % len(inputs) == 0 and number:
             inputs = hostile_inputs(rng)  # fresh random words now and then, so no cache sees them twice
         how = (number // len(inputs)) % 3
-        sender, room = f"@attacker{number % 5000}", f"room{number % 50}"
+        sender, room = f"@attacker{number % 5000}", f"room{number % 5}"  # a flood hits a few rooms
         if how == 0:
             yield f"{name}, plain chat", IncomingMessage(text, room, sender)
         elif how == 1:

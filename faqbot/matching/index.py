@@ -46,6 +46,9 @@ QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
 TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approach 1 (BM25-style)
 MIN_TYPO_LENGTH = 4
+# Unknown words repaired per question: each costs a fuzzy search of the vocabulary (about 0.2 ms);
+# member questions carry one to three typos, pasted chat and noise carry dozens.
+MAX_TYPO_REPAIRS = 6
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
 EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
 SEMANTIC_ONLY_FLOOR = 0.3  # an entry found by meaning alone must be at least this close to count as a match
@@ -206,6 +209,7 @@ class MatchIndex:
 
     def _query_terms(self, question: str) -> list[_Term]:
         terms: dict[str, float] = {}
+        repairs = 0
         for word in words(question):
             if word in QUESTION_WORDS:
                 terms[word] = max(terms.get(word, 0.0), QUESTION_WORD_WEIGHT)
@@ -213,7 +217,8 @@ class MatchIndex:
             if word in STOP_WORDS:
                 continue
             term, factor = stem(word), 1.0
-            if term not in self._idf:
+            if term not in self._idf and repairs < MAX_TYPO_REPAIRS:
+                repairs += 1
                 repaired = self._repair_typo(word)
                 if repaired is not None:
                     term, factor = repaired

@@ -66,6 +66,16 @@ class SemanticScores:
     background: float | None  # the same to the closest everyday question (None: no background)
 
 
+def _best_per_owner(similarities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
+    """Per entry, the highest of its rows' similarities (-1 for an entry with none). Rows are grouped
+    by owner in order (`np.maximum.reduceat` over the groups: `np.maximum.at` took 6x as long)."""
+    best = np.full(count, -1.0, dtype=np.float32)
+    if len(owners):
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best[owners[starts]] = np.maximum.reduceat(similarities, starts)
+    return best
+
+
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
@@ -120,10 +130,8 @@ class SemanticIndex:
             return None
         query = self._without_common(raw)
         centroid = np.where(self._has_phrasing, self._centroids @ query, -1.0)
-        phrasing = np.full(self._count, -1.0, dtype=np.float32)
-        np.maximum.at(phrasing, self._phrasing_owners, self._phrasings @ query)
-        text = np.full(self._count, -1.0, dtype=np.float32)
-        np.maximum.at(text, self._text_owners, self._texts @ query)
+        phrasing = _best_per_owner(self._phrasings @ query, self._phrasing_owners, self._count)
+        text = _best_per_owner(self._texts @ query, self._text_owners, self._count)
         knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
         background = self._background.similarity(raw) if self._background is not None else None
         return SemanticScores(centroid, phrasing, text, knowledge, background)

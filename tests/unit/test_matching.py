@@ -307,3 +307,15 @@ def test_hostile_unicode_reaches_the_encoder_without_breaking_it(small_knowledge
     index = MatchIndex(small_knowledge.entries, vectors=load_bundled())
     for text in ("who pays \ud800 for this \udfff server?", "\u202eis there\u202c funding?", "a\u0300" * 300):
         assert all(0.0 <= c.score <= 1.0 for c in index.rank(text))
+
+
+def test_a_question_full_of_unknown_words_costs_a_bounded_number_of_typo_searches(
+    small_knowledge: Knowledge,
+) -> None:
+    from faqbot.matching.index import MAX_TYPO_REPAIRS
+
+    index = MatchIndex(small_knowledge.entries)
+    noise = " ".join(f"zq{chr(97 + n % 26)}{chr(97 + n // 26)}xwv" for n in range(60))
+    index.rank("blok threds " + noise)
+    assert len(index._typo_cache) == MAX_TYPO_REPAIRS
+    assert index.rank("do u blok threds")[0].entry.id == "threads"  # a member's few typos are still repaired
