@@ -84,10 +84,10 @@ class _Term:
     weight_factor: float  # < 1 for question words and typo repairs
 
 
-def _term_factors(text: str) -> dict[str, float]:
-    """Stemmed terms of a text with their weight factor; stop words are dropped."""
+def _term_factors(text_words: Iterable[str]) -> dict[str, float]:
+    """Stemmed terms of a text's words with their weight factor; stop words are dropped."""
     factors: dict[str, float] = {}
-    for word in words(text):
+    for word in text_words:
         if word in QUESTION_WORDS:
             factors[word] = QUESTION_WORD_WEIGHT
         elif word not in STOP_WORDS:
@@ -119,7 +119,9 @@ class MatchIndex:
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
         self._semantic = None
         self._page_of: list[int] = []
+        self._words_of: dict[str, list[str]] = {}  # while building: each text is tokenised once
         self._build()
+        del self._words_of
 
     @property
     def thresholds(self) -> Thresholds:
@@ -134,7 +136,10 @@ class MatchIndex:
         for entry in self.entries:
             counts: dict[str, int] = defaultdict(int)
             for text in (entry.title, *entry.questions, entry.body or entry.answer, " ".join(entry.tags)):
-                for word in words(text):
+                text_words = self._words_of.get(text)
+                if text_words is None:
+                    text_words = self._words_of[text] = words(text)
+                for word in text_words:
                     if word in STOP_WORDS:
                         continue
                     term = word if word in QUESTION_WORDS else stem(word)
@@ -187,7 +192,7 @@ class MatchIndex:
                 yield text
 
     def _add_phrasing(self, entry_number: int, text: str, centroid: dict[str, float]) -> None:
-        factors = _term_factors(text)
+        factors = _term_factors(self._words_of.get(text) or words(text))
         if not factors:
             return
         number = len(self._phrasing_entry)
