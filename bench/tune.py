@@ -7,14 +7,13 @@ Dev data (never a test split, never StackFAQ, which has no dev split):
   one fifth of the utterances are asked, and the intents of a random fifth of the
   intents are removed from the knowledge so their utterances become out-of-scope;
 - CLINC150 data_small: val + oos_val against the train split;
-- vmst.io: bench/vmstio/questions-dev.yaml and the IRC `dev/` lines.
+- vmst.io: bench/vmstio/questions-dev.yaml, the IRC `dev/` lines and bench/offtopic's dev half.
 
 It fits the logistic weights of `faqbot/matching/calibration.py` (each dev set weighs
 the same), then picks that calibration's explicit bar and margin (best mean of the dev
-sets' explicit measure)
-and the passive bar (most correct passive answers on the vmst.io dev questions while
-at most `PASSIVE_BUDGET` of the dev IRC lines get a reply: half the issue's 1%, as a
-safety margin for the test lines). Prints the constants to paste.
+sets' explicit measure) and the passive bars (`tune_passive`: most correct passive
+answers on the vmst.io dev questions within budgets of dev IRC lines, off-topic lines
+and wrong answers answered). Prints the constants to paste.
 """
 
 from __future__ import annotations
