@@ -180,7 +180,7 @@ def main() -> int:
     started = time.perf_counter()
     MatchIndex(benchmarks[5].entries)
     built = (time.perf_counter() - started) * 1000
-    print(f"vmst.io docs tree ({len(benchmarks[5].entries)} entries) indexed in {built:.0f} ms (default)")
+    print(f"vmst.io docs tree ({len(benchmarks[5].entries)} entries) indexed in {built:.0f} ms (lexical)")
     if args.failures:
         for name, report in reports.items():
             print(f"\n## {name}\n{format_report(report, show_failures=args.failures)}")

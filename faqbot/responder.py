@@ -154,7 +154,7 @@ class Responder:
     knowledge: Knowledge
     settings: ResponderSettings = field(default_factory=ResponderSettings)
     clock: Callable[[], float] = time.monotonic
-    vectors: SemanticSource | None = None  # optional meaning-based matching (`faqbot[vectors]`, `[encoder]`)
+    vectors: SemanticSource | None = None  # meaning-based matching (`matchers.load_matcher`); None: lexical only
 
     def __post_init__(self) -> None:
         self._index = MatchIndex(self.knowledge.entries, vectors=self.vectors)
