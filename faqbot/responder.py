@@ -137,7 +137,9 @@ def judge(
         return Decision(Outcome.SILENT, None, (), settled)
     if ranked is None:
         assert index is not None
-        ranked = index.rank(text, limit=max(10, suggestion_count))
+        # Only a passive answer reads the background contrast, and only above the passive bar.
+        contrast_from = max(bars.passive_answer, bars.explicit_answer) if mode is Mode.PASSIVE else math.inf
+        ranked = index.rank(text, limit=max(10, suggestion_count), contrast_from=contrast_from)
     return decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
 
 

@@ -260,8 +260,12 @@ class MatchIndex:
         (mean log-likelihood ratio of its distinctive words; see `background.py`). Costs no model."""
         return self._words.mean(t.term for t in self._query_terms(question) if t.term not in QUESTION_WORDS)
 
-    def rank(self, question: str, limit: int = 10) -> list[Candidate]:
-        """Entries ordered by score, best first; only those with some evidence."""
+    def rank(self, question: str, limit: int = 10, contrast_from: float = 0.0) -> list[Candidate]:
+        """Entries ordered by score, best first; only those with some evidence.
+
+        The background contrast (`Candidate.contrast`) costs a comparison with every background
+        question; it is computed only when the best candidate's confidence reaches `contrast_from`
+        (a caller whose bar no lower confidence could clear passes it), else left at -inf."""
         terms = self._query_terms(question)
         if not terms:  # only stop words: nothing to go on
             return []
@@ -341,7 +345,6 @@ class MatchIndex:
         )
         known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
         word_contrast = self._words.mean(t for t in content)
-        contrast = found.knowledge - found.background if found is not None and found.background is not None else 0.0
         candidates = []
         for position, entry_number in enumerate(order):
             _, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
@@ -365,7 +368,11 @@ class MatchIndex:
                 known,
                 semantic_score,
                 word_contrast=word_contrast,
-                contrast=contrast,
             )
             candidates.append(replace(candidate, confidence=self._calibration.confidence(candidate, rival)))
+        if found is not None and candidates:
+            assert self._semantic is not None
+            wanted = candidates[0].confidence >= contrast_from
+            contrast = self._semantic.contrast(found) if wanted else -math.inf
+            candidates = [replace(c, contrast=contrast) for c in candidates]
         return candidates[:limit]

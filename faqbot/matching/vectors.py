@@ -63,7 +63,7 @@ class SemanticScores:
     phrasing: np.ndarray  # to its closest phrasing
     text: np.ndarray  # to its closest text sentence (read with its title)
     knowledge: float  # cosine to the closest text of the whole knowledge, before common-direction removal
-    background: float | None  # the same to the closest everyday question (None: no background)
+    query: np.ndarray  # the question's own unit vector
 
 
 def _best_per_owner(similarities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
@@ -133,5 +133,11 @@ class SemanticIndex:
         phrasing = _best_per_owner(self._phrasings @ query, self._phrasing_owners, self._count)
         text = _best_per_owner(self._texts @ query, self._text_owners, self._count)
         knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
-        background = self._background.similarity(raw) if self._background is not None else None
-        return SemanticScores(centroid, phrasing, text, knowledge, background)
+        return SemanticScores(centroid, phrasing, text, knowledge, raw)
+
+    def contrast(self, found: SemanticScores) -> float:
+        """How much closer the knowledge comes to the question than everyday questions do
+        (0 without a background: no evidence either way)."""
+        if self._background is None:
+            return 0.0
+        return found.knowledge - self._background.similarity(found.query)

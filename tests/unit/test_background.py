@@ -92,3 +92,29 @@ def test_a_phrasing_typed_verbatim_scores_one_with_the_encoder(small_knowledge: 
     index = MatchIndex(small_knowledge.entries, vectors=load_bundled())
     assert index.rank("Do you block Bluesky?")[0].score == 1.0
     assert index.rank("do you block bluesky people please")[0].score < 1.0
+
+
+class CountingBackground:
+    """Everyday questions all pointing one way; counts how often the index compares with them."""
+
+    def __init__(self) -> None:
+        self.compared = 0
+
+    def similarity(self, query: np.ndarray) -> float:
+        self.compared += 1
+        return 0.0
+
+
+def test_the_background_is_compared_only_where_a_passive_bar_could_be_cleared(small_knowledge: Knowledge) -> None:
+    source = CountingTopics()
+    source.background = CountingBackground()
+    source.calibration = replace(
+        source.calibration, thresholds=replace(source.calibration.thresholds, passive_answer=0.7)
+    )
+    index = MatchIndex(small_knowledge.entries, vectors=source)
+    assert judge(index, "do you block threads?", Mode.PASSIVE).outcome is Outcome.ANSWER
+    assert source.background.compared == 1
+    assert judge(index, "threads or bluesky?", Mode.PASSIVE).why is Why.BELOW_BAR  # a near-tie of two entries
+    judge(index, "do you block threads?", Mode.EXPLICIT)  # asked: no contrast needed
+    assert source.background.compared == 1
+    assert index.rank("threads or bluesky?")[0].contrast == 1.0  # a plain ranking has it (tuning, evaluation)
