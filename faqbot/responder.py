@@ -12,7 +12,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -140,7 +140,10 @@ def judge(
         # Only a passive answer reads the background contrast, and only above the passive bar.
         contrast_from = max(bars.passive_answer, bars.explicit_answer) if mode is Mode.PASSIVE else math.inf
         ranked = index.rank(text, limit=max(10, suggestion_count), contrast_from=contrast_from)
-    return decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
+    decision = decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
+    if settled is not None:  # explained: the ranking is shown, the reason stays the one that settled it
+        decision = replace(decision, outcome=Outcome.SILENT, why=settled)
+    return decision
 
 
 _LIST_WORDS = {"list", "ls", "all", "topics", "index"}

@@ -118,3 +118,13 @@ def test_the_background_is_compared_only_where_a_passive_bar_could_be_cleared(sm
     judge(index, "do you block threads?", Mode.EXPLICIT)  # asked: no contrast needed
     assert source.background.compared == 1
     assert index.rank("threads or bluesky?")[0].contrast == 1.0  # a plain ranking has it (tuning, evaluation)
+
+
+def test_an_explained_verdict_gives_the_reason_that_settled_it(small_knowledge: Knowledge) -> None:
+    """`faqbot ask --json` ranks settled chat to show its best candidate; its "why" must stay
+    the reason the bot had, not what the ranking alone would say."""
+    index = MatchIndex(small_knowledge.entries, vectors=CountingTopics())
+    question = "how do i install nvidia drivers on ubuntu?"
+    explained = judge(index, question, Mode.PASSIVE, explain=True)
+    assert explained.why is Why.SOMETHING_ELSE and explained.outcome is Outcome.SILENT
+    assert explained.best is not None
