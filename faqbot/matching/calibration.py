@@ -92,13 +92,14 @@ class Calibration:
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
 # One per matcher: `bench/tune.py --matcher encoder` (the default) and `--matcher lexical`.
 LEXICAL = Calibration(
-    weights=(-0.783, 4.911, 4.896, 0.992, 0.117, 0.133, 0.0),
-    bias=-3.032,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.5),
-)
+    weights=(-0.967, 4.856, 4.943, 1.172, 0.22, 0.006, 0.0),
+    bias=-3.024,
+    thresholds=Thresholds(explicit_answer=0.3, explicit_margin=0.04, passive_answer=0.8, passive_known=0.0,
+                          passive_words=-0.5, passive_contrast=0.0),
+)  # fmt: skip
 ENCODER = Calibration(
     weights=(-0.401, 6.455, -0.124, 0.182, 1.118, 0.121, 6.991),
     bias=-4.747,
     thresholds=Thresholds(explicit_answer=0.4, explicit_margin=0.04, passive_answer=0.8, passive_known=0.0,
-                          passive_words=0.0, passive_contrast=0.2),
+                          passive_words=-0.5, passive_contrast=0.2),
 )  # fmt: skip

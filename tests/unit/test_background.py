@@ -128,3 +128,17 @@ def test_an_explained_verdict_gives_the_reason_that_settled_it(small_knowledge: 
     explained = judge(index, question, Mode.PASSIVE, explain=True)
     assert explained.why is Why.SOMETHING_ELSE and explained.outcome is Outcome.SILENT
     assert explained.best is not None
+
+
+def test_the_bundled_faq_is_answered_in_plain_chat_with_the_default_matcher() -> None:
+    """The About page's own questions are ways of asking the moderators wrote: however much
+    they sound like everyday questions ("Where are you hosted?"), they get their answer."""
+    from faqbot.responder import IncomingMessage, Responder
+    from faqbot.sources.loader import default_knowledge_path, load_knowledge
+
+    from .test_bundled_knowledge import SEED_FAQ
+
+    responder = Responder(load_knowledge([default_knowledge_path()]), vectors=load_bundled())
+    for question, url in SEED_FAQ.items():
+        reply = responder.respond(IncomingMessage(question, f"room-{question}", "member"))
+        assert reply is not None and reply.passive and reply.entry.url == url, question
