@@ -25,9 +25,14 @@ matcher runs the same chat stream first, in the same process, as the baseline.
 
 from __future__ import annotations
 
+import os
+
+# Measured on one core (the process pins itself to one CPU): a BLAS that starts a thread per
+# core would run its threads on that one CPU and fight over it. Read when numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import csv
-import os
 import random
 import resource
 import statistics
