@@ -10,8 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FAQBOT_KNOWLEDGE=/app/knowledge \
-    FAQBOT_STATE_DIR=/state \
-    FAQBOT_MATCHER=encoder
+    FAQBOT_STATE_DIR=/state
 
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
@@ -20,7 +19,7 @@ COPY faqbot ./faqbot
 COPY knowledge ./knowledge
 # The package installed is this checkout; its dependencies are bounded in pyproject.toml.
 # hadolint ignore=DL3013
-RUN pip install ".[discord,matrix,encoder]"
+RUN pip install ".[discord,matrix]"
 
 # A fixed, numeric, unprivileged user, so volume ownership is predictable on any host.
 RUN groupadd --gid 10001 faqbot \

@@ -1,6 +1,6 @@
 """What each part of the matcher buys: re-tune on dev without it, report on test.
 
-    python bench/ablation.py [--shared ../shared] [--vectors]
+    python bench/ablation.py [--shared ../shared] [--matcher encoder|lexical]
 
 Each variant switches one part off, re-fits the calibration and the bars with
 `bench/tune.py` on the dev data (so no variant is handicapped by weights fitted for
@@ -24,7 +24,9 @@ from tune import dev_sets, tune
 from faqbot.evaluation import evaluate
 from faqbot.matching import index as index_module
 from faqbot.matching import text as text_module
+from faqbot.matching import vectors as vectors_module
 from faqbot.matching.index import MatchIndex
+from faqbot.matching.matchers import DEFAULT_MATCHER, MATCHERS, load_matcher
 
 
 @contextmanager
@@ -40,13 +42,9 @@ def patched(module: object, name: str, value: object) -> Iterator[None]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--vectors", action="store_true")
+    parser.add_argument("--matcher", choices=MATCHERS, default=DEFAULT_MATCHER)
     args = parser.parse_args()
-    vectors = None
-    if args.vectors:
-        from faqbot.matching import vectors as vectors_module
-
-        vectors = vectors_module.load_bundled()
+    vectors = load_matcher(args.matcher)
     benchmarks = [hint3(args.shared, name) for name in HINT3_SETS]
     benchmarks += [clinc150(args.shared), stackfaq(args.shared), vmstio(args.shared)]
 
@@ -58,10 +56,7 @@ def main() -> int:
         "no 'whats'-style question openers": lambda: patched(text_module, "_QUESTION_OPENERS", no_openers),
     }
     if vectors is not None:
-        variants["vectors: no common-direction removal"] = lambda: patched(vectors_module, "REMOVE_COMMON", False)
-        word_vectors = vectors_module.WordVectors
-        variants["vectors: semantic weight 0.3"] = lambda: patched(word_vectors, "semantic_weight", 0.3)
-        variants["vectors: semantic weight 1.0"] = lambda: patched(word_vectors, "semantic_weight", 1.0)
+        variants["no common-direction removal"] = lambda: patched(vectors_module, "REMOVE_COMMON", False)
     print("| variant | " + " | ".join(b.name for b in benchmarks) + " |")
     print("|---|" + "---|" * len(benchmarks))
     for name, switch in variants.items():

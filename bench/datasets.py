@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from faqbot.evaluation import LabelledQuestion, load_labelled_questions
@@ -35,6 +35,14 @@ class Benchmark:
     entries: list[Entry]
     dev: list[LabelledQuestion]
     test: list[LabelledQuestion]
+
+
+OFFTOPIC_SOURCE = "offtopic"  # the `path` of bench/offtopic lines, to tell them from IRC lines
+
+
+def is_offtopic(question: LabelledQuestion) -> bool:
+    """A line of bench/offtopic (a question about something else), not member chat from IRC."""
+    return question.path.startswith(OFFTOPIC_SOURCE)
 
 
 def intent_entries(examples: list[tuple[str, str]], source: str) -> list[Entry]:
@@ -147,15 +155,26 @@ def irc_lines(shared: Path, split: str, count: int) -> list[LabelledQuestion]:
     return lines
 
 
+def offtopic_lines(split: str) -> list[LabelledQuestion]:
+    """bench/offtopic: questions about something else that share words with the docs (must stay silent)."""
+    path = Path(__file__).resolve().parent / "offtopic" / f"questions-{split}.yaml"
+    lines, _ = load_labelled_questions(path)
+    return [replace(q, path=f"{OFFTOPIC_SOURCE}/{split}") for q in lines]
+
+
+def vmstio_knowledge(shared: Path) -> list[Entry]:
+    return load_knowledge([shared / "corpora" / "vmstio-docs" / "content"], base_url=VMSTIO_BASE_URL).entries
+
+
 def vmstio(shared: Path) -> Benchmark:
-    """The vmst.io docs tree, our hand-written member questions, and IRC chat as must-stay-silent."""
-    knowledge = load_knowledge([shared / "corpora" / "vmstio-docs" / "content"], base_url=VMSTIO_BASE_URL)
+    """The vmst.io docs tree, our hand-written member questions, and as must-stay-silent: IRC chat
+    and our questions about something else."""
     here = Path(__file__).resolve().parent / "vmstio"
     dev, _ = load_labelled_questions(here / "questions-dev.yaml")
     test, _ = load_labelled_questions(here / "questions-test.yaml")
     return Benchmark(
         "vmst.io docs + IRC",
-        knowledge.entries,
-        dev + irc_lines(shared, "dev", IRC_DEV_LINES),
-        test + irc_lines(shared, "test", IRC_TEST_LINES),
+        vmstio_knowledge(shared),
+        dev + irc_lines(shared, "dev", IRC_DEV_LINES) + offtopic_lines("dev"),
+        test + irc_lines(shared, "test", IRC_TEST_LINES) + offtopic_lines("test"),
     )

@@ -32,7 +32,8 @@ from faqbot.learned_phrasings import export_yaml, learned_json, learned_text, re
 from faqbot.live_knowledge import KnowledgeWatcher
 from faqbot.logging_setup import configure_logging
 from faqbot.matching.decision import Mode, Outcome
-from faqbot.matching.index import Candidate, MatchIndex, bundled_vectors
+from faqbot.matching.index import Candidate, MatchIndex
+from faqbot.matching.matchers import MATCHERS, MatcherUnavailable, load_matcher
 from faqbot.platforms.console import run_console
 from faqbot.render import render_plain
 from faqbot.responder import IncomingMessage, Reply, ReplyKind, Responder, Verdict
@@ -74,8 +75,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--base-url", metavar="URL", help="turns site routes into links (default: $FAQBOT_BASE_URL)")
     common.add_argument(
         "--matcher",
-        choices=["lexical", "vectors", "encoder"],
-        help="how questions are matched (default: $FAQBOT_MATCHER or lexical)",
+        choices=MATCHERS,
+        help="encoder: words and meaning (default); lexical: words only, for small machines ($FAQBOT_MATCHER)",
     )
     return common
 
@@ -170,19 +171,12 @@ def _load(settings: Settings, *, require_entries: bool = True) -> tuple[Knowledg
 
 
 def _semantic(settings: Settings) -> SemanticSource | None:
-    """The meaning-based matcher the settings ask for, if any."""
-    if settings.matcher == "encoder":
-        try:
-            from faqbot.matching.encoder import load_bundled
-        except ImportError:
-            raise UsageError("the encoder matcher needs onnxruntime: pip install 'faqbot[encoder]'") from None
-        return load_bundled()
-    if settings.matcher != "vectors":
-        return None
-    vectors = bundled_vectors()
-    if vectors is None:
-        raise UsageError("the vectors matcher needs numpy: pip install 'faqbot[vectors]'")
-    return vectors
+    """The meaning-based matcher the settings ask for (None: lexical only). The encoder keeps the
+    knowledge's vectors in the state folder's `vectors/`, so a restart encodes nothing new."""
+    try:
+        return load_matcher(settings.matcher, settings.state_dir / "vectors")
+    except MatcherUnavailable as error:
+        raise UsageError(str(error)) from None
 
 
 def _watch(settings: Settings, loader: KnowledgeLoader, responder: Responder) -> KnowledgeWatcher | None:

@@ -223,15 +223,20 @@ def judge(
     if ranked is None and index is None:
         raise ValueError("judge needs an index to rank with, or a ranking")
     bars = thresholds or (index.thresholds if index is not None else None)
-    settled = settled_without_ranking(mode, text, to_someone_else)
+    settled = settled_without_ranking(mode, text, to_someone_else, index, bars)
     if settled is not None and not explain and ranked is None:
         return Decision(Outcome.SILENT, None, (), settled)
     if ranked is None:
         assert index is not None
-        ranked = index.rank(text, limit=max(10, suggestion_count))
+        # Only a passive answer reads the background contrast, and only above the passive bar.
+        contrast_from = max(bars.passive_answer, bars.explicit_answer) if mode is Mode.PASSIVE else math.inf
+        ranked = index.rank(text, limit=max(10, suggestion_count), contrast_from=contrast_from)
     if allowed is not None:
         ranked = [candidate for candidate in ranked if allowed(candidate.entry)]
-    return decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
+    decision = decide(ranked, mode, text, bars, suggestion_count=suggestion_count, to_someone_else=to_someone_else)
+    if settled is not None:  # explained: the ranking is shown, the reason stays the one that settled it
+        decision = replace(decision, outcome=Outcome.SILENT, why=settled)
+    return decision
 
 
 _LIST_WORDS = {"list", "ls", "all", "topics", "index"}
@@ -249,7 +254,7 @@ class Responder:
     knowledge: Knowledge
     settings: ResponderSettings = field(default_factory=ResponderSettings)
     clock: Callable[[], float] = time.monotonic
-    vectors: SemanticSource | None = None  # optional meaning-based matching (`faqbot[vectors]`, `[encoder]`)
+    vectors: SemanticSource | None = None  # meaning-based matching (`matchers.load_matcher`); None: lexical only
 
     def __post_init__(self) -> None:
         self._learned: list[LearnedPhrasing] = []

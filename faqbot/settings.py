@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from faqbot.flood_control import Rate
+from faqbot.matching.matchers import DEFAULT_MATCHER, MATCHERS
 from faqbot.responder import ResponderSettings
 from faqbot.sources.limits import KnowledgeLimits
 from faqbot.store.database_url import DatabaseUrl
@@ -248,8 +249,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("knowledge.max_total_bytes", integer(1_000, 1 << 32), KnowledgeLimits.max_total_bytes,
        "all knowledge files together; past it, files are refused and reported"),
     _s("knowledge.max_files", integer(1, 1_000_000), KnowledgeLimits.max_files, "knowledge files read at most"),
-    _s("matching.matcher", choice("lexical", "vectors", "encoder"), "lexical",
-       "lexical, vectors (static word vectors) or encoder (the sentence encoder)", variable="FAQBOT_MATCHER"),
+    _s("matching.matcher", choice(*MATCHERS), DEFAULT_MATCHER,
+       "encoder (words and meaning) or lexical (words only: less memory, for small machines)",
+       variable="FAQBOT_MATCHER"),
     _s("chat.command_prefix", text, "!faq", "the command members type"),
     _s("chat.passive", boolean, True, "answer plain questions in chat, not only asks"),
     _s("chat.passive_off", items, (), "channel or room ids where plain questions get no answer (threads too)"),
@@ -318,8 +320,9 @@ BY_VARIABLE = {setting.variable: setting for setting in SETTINGS}
 
 # Variables that earlier releases read, with what replaced them.
 RETIRED_VARIABLES = {
-    "FAQBOT_ENCODER": "FAQBOT_MATCHER=encoder",
-    "FAQBOT_VECTORS": "FAQBOT_MATCHER=vectors",
+    "FAQBOT_ENCODER": "FAQBOT_MATCHER=encoder (now the default)",
+    "FAQBOT_VECTORS": "FAQBOT_MATCHER (the word vectors are retired: encoder, or lexical)",
+    "FAQBOT_ENCODER_DIR": "nothing (the encoder's model ships in the package)",
     "FAQBOT_DISCORD_PASSIVE_OFF": "FAQBOT_CHAT_PASSIVE_OFF",
     "FAQBOT_MATRIX_PASSIVE_OFF": "FAQBOT_CHAT_PASSIVE_OFF",
 }

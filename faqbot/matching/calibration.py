@@ -12,7 +12,7 @@ logistic model turns a candidate's evidence into a probability:
 - `coverage`, the share of the question's distinctive words (IDF mass) the entry contains;
 - `known`, the share of them the knowledge contains at all (questions about
   things the knowledge never mentions are out of scope, whatever the overlap);
-- `semantic`, the word-vector similarity (only with vectors; 0 otherwise).
+- `semantic`, the sentence encoder's similarity (0 for the lexical matcher).
 
 The weights are fitted by `bench/tune.py` on training and validation data only
 (HINT3 cross-validated on its train split, CLINC150 val + oos_val, the vmst.io dev
@@ -68,6 +68,10 @@ class Thresholds:
     suggest: float = 0.3  # score a candidate needs to be offered as "did you mean"
     passive_answer: float = 0.35  # confidence plain chat needs for a reply (explicit_answer applies too)
     passive_known: float = 0.6  # share of the message's distinctive words the knowledge must know at all
+    # How much better than everyday chat the knowledge must explain a passive question (`background.py`):
+    # by its words (mean log-likelihood ratio; checked before any model runs) and by meaning (cosine gap).
+    passive_words: float = -100.0
+    passive_contrast: float = -100.0
     help_post_answer: float | None = None  # confidence a new help post needs; None: midway between the two bars
 
     @property
@@ -95,19 +99,16 @@ class Calibration:
 
 
 # Fitted by bench/tune.py (see its output for the data and the resulting dev numbers).
-# One per configuration: `bench/tune.py` (default), `--encoder`, `--vectors`.
+# One per matcher: `bench/tune.py --matcher encoder` (the default) and `--matcher lexical`.
 LEXICAL = Calibration(
-    weights=(-0.783, 4.911, 4.896, 0.992, 0.117, 0.133, 0.0),
-    bias=-3.032,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.5),
-)
+    weights=(-0.967, 4.856, 4.943, 1.172, 0.22, 0.006, 0.0),
+    bias=-3.024,
+    thresholds=Thresholds(explicit_answer=0.3, explicit_margin=0.04, passive_answer=0.8, passive_known=0.0,
+                          passive_words=-0.5, passive_contrast=0.0),
+)  # fmt: skip
 ENCODER = Calibration(
-    weights=(0.392, 7.096, 0.807, -0.583, 1.837, -0.337, 4.258),
-    bias=-3.582,
-    thresholds=Thresholds(explicit_answer=0.35, explicit_margin=0.04, passive_answer=0.35, passive_known=0.0),
-)
-SEMANTIC = Calibration(
-    weights=(-1.082, 6.258, 3.59, -0.144, 1.324, -0.221, 1.837),
-    bias=-3.051,
-    thresholds=Thresholds(explicit_answer=0.3, passive_answer=0.35, passive_known=0.6),
-)
+    weights=(-0.401, 6.455, -0.124, 0.182, 1.118, 0.121, 6.991),
+    bias=-4.747,
+    thresholds=Thresholds(explicit_answer=0.4, explicit_margin=0.04, passive_answer=0.8, passive_known=0.0,
+                          passive_words=-0.5, passive_contrast=0.2),
+)  # fmt: skip

@@ -26,10 +26,17 @@ from dataclasses import dataclass
 from enum import Enum
 
 from faqbot.matching.calibration import LEXICAL, Thresholds
-from faqbot.matching.index import Candidate
+from faqbot.matching.index import Candidate, MatchIndex
 from faqbot.matching.text import looks_like_question
 
 DEFAULT_THRESHOLDS = LEXICAL.thresholds
+# A question this close to one of a moderator's phrasings (the lexical phrasing score) is a way of
+# asking they vouched for: it needs no contrast with everyday chat. "Where are you hosted?" is the
+# About page's own FAQ, and as close to everyday questions ("where are you located") as to the
+# knowledge. On dev (bench/tune.py's rows), 0.6 answered the most member questions right (0.153,
+# vs 0.148 from 0.65 to 0.9 and 0.143 without it) with no more chat or off-topic lines; 0.5 answered
+# an IRC line.
+VOUCHED_PHRASING = 0.6
 
 
 class Mode(Enum):
@@ -51,6 +58,7 @@ class Why(Enum):
     CLOSE_CALL = "too close to the runner-up"  # asked: a near-tie becomes "did you mean"
     BELOW_BAR = "below the bar"
     UNKNOWN_WORDS = "mostly words the knowledge does not know"
+    SOMETHING_ELSE = "about something else"  # everyday chat explains it better than the knowledge
     NOT_A_QUESTION = "not a question"
     TO_SOMEONE_ELSE = "said to someone else"
     NOTHING_MATCHED = "nothing matched"
@@ -77,15 +85,27 @@ class Decision:
     bar: float | None = None  # the confidence bar the best candidate was held to, where one applied
 
 
-def settled_without_ranking(mode: Mode, text: str, to_someone_else: bool = False) -> Why | None:
+def settled_without_ranking(
+    mode: Mode,
+    text: str,
+    to_someone_else: bool = False,
+    index: MatchIndex | None = None,
+    thresholds: Thresholds | None = None,
+) -> Why | None:
     """Why a message gets no passive answer whatever the ranking, or None. Checked before
-    ranking (so chat that is no question costs no model run) and again by `decide`."""
+    ranking (so chat that is no question costs no model run) and again by `decide`. Given the
+    `index`, a question whose words everyday chat explains far better than the knowledge's
+    (`MatchIndex.word_contrast` under `thresholds.passive_words`) is settled too."""
     if mode is not Mode.PASSIVE:
         return None
     if to_someone_else:
         return Why.TO_SOMEONE_ELSE
     if not looks_like_question(text):
         return Why.NOT_A_QUESTION
+    if index is not None:
+        bars = thresholds or index.thresholds
+        if index.word_contrast(text) < bars.passive_words:
+            return Why.SOMETHING_ELSE
     return None
 
 
@@ -126,6 +146,10 @@ def decide(
             return Decision(Outcome.SILENT, best, suggestions, Why.UNKNOWN_WORDS, bar)
         if not best.entry.scope.passive:
             return Decision(Outcome.SILENT, best, suggestions, Why.ASK_ONLY, bar)
+        vouched = best.phrasing_score >= VOUCHED_PHRASING
+        elsewhere = best.contrast < thresholds.passive_contrast and not vouched
+        if best.word_contrast < thresholds.passive_words or elsewhere:
+            return Decision(Outcome.SILENT, best, suggestions, Why.SOMETHING_ELSE, bar)
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
     if mode is Mode.HELP_POST:
         bar = thresholds.help_post_bar

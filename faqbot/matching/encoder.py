@@ -1,46 +1,65 @@
-"""Optional sentence encoder: all-MiniLM-L6-v2 run with onnxruntime, for `faqbot[encoder]`.
+"""The sentence encoder: all-MiniLM-L6-v2 run with onnxruntime, the default matcher.
 
-Word vectors (`vectors.py`) average words; a sentence encoder reads the whole
-question, so "who keeps the lights on" can find "Funding". The model is the
-sentence-transformers all-MiniLM-L6-v2 exported to ONNX with mean pooling and
-normalisation inside the graph, weights quantised to int8 per channel (23 MB), by
-`tools/build_encoder.py`. Nothing is downloaded at run time: the model file is read
-from `FAQBOT_ENCODER_DIR` or the package's `data/` folder. It plugs into the match
-index exactly like word vectors (`embed`, `dims`, `entry_index`).
+A sentence encoder reads the whole question, so "who keeps the lights on" can find
+"Funding" with no word in common. The model is the sentence-transformers
+all-MiniLM-L6-v2 exported to ONNX with mean pooling and normalisation inside the
+graph, weights quantised to int8 per channel (23 MB), by `tools/build_encoder.py`.
+Nothing is downloaded at run time: the model file is read from the package's `data/`
+folder. It plugs into the match index as a `SemanticSource`.
+
+The knowledge's vectors go through a `VectorCache` (kept on disk when given a
+folder, so a restart with unchanged knowledge encodes nothing); questions from chat
+are encoded and forgotten, so no message can grow memory.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import tokenizers
 from tokenizers import Tokenizer
 
+from faqbot.matching.background import bundled_background
 from faqbot.matching.calibration import ENCODER
+from faqbot.matching.vector_cache import VectorCache
 from faqbot.matching.vectors import SemanticIndex
 
 DATA = Path(__file__).resolve().parent / "data"
 MODEL_FILE = "minilm-int8.onnx"
 TOKENIZER_FILE = "minilm-tokenizer.json"
 MAX_TOKENS = 128
-CACHE_SIZE = 50_000  # texts whose vectors are kept (384 floats each: about 75 MB at most)
+# Bump when what a text's vector is changes without the files changing (pooling, truncation,
+# one-text-per-run): a cache written before then must not be trusted.
+RECIPE = f"mean-pooled, unit length, one text per run, at most {MAX_TOKENS} tokens"
+
+
+def model_identity(folder: Path) -> str:
+    """What a vector depends on: the model and tokenizer files, the runtimes and our recipe."""
+    digest = hashlib.sha256()
+    for name in (MODEL_FILE, TOKENIZER_FILE):
+        with (folder / name).open("rb") as source:
+            for block in iter(lambda source=source: source.read(1 << 20), b""):
+                digest.update(block)
+    digest.update(f"onnxruntime {onnxruntime.__version__}; tokenizers {tokenizers.__version__}; {RECIPE}".encode())
+    return digest.hexdigest()
 
 
 class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, unit length)."""
 
     dims = 384
-    calibration = ENCODER  # fitted by bench/tune.py --encoder
+    calibration = ENCODER  # fitted by bench/tune.py
     # score = (lexical + w * semantic) / (1 + w). With 0.5, 1 and 2 the mean dev explicit measure
-    # is 0.784 each, dev passive 0.485 / 0.510 / 0.520 (bench/tune.py --encoder): no reason to move.
-    semantic_weight = 1.0
+    # is 0.784 each, dev passive 0.485 / 0.510 / 0.520 (bench/tune.py): no reason to move.
+    semantic_weight = 3.0
     reads_sentences = True  # vmst.io dev (196): passive 0.510 vs 0.413 reading each text whole
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, cache_dir: Path | None = None) -> None:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # one question at a time; leave the other core to the chat client
         options.inter_op_num_threads = 1
@@ -52,31 +71,35 @@ class SentenceEncoder:
         # would count the padding: texts are run one at a time, unpadded.
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._cache: dict[str, np.ndarray] = {}
+        self.cache = VectorCache(model_identity(folder), self.dims, cache_dir)
+        self.background = bundled_background()  # everyday questions, encoded by this model
 
     def embed(self, text: str) -> np.ndarray | None:
+        """A question's unit vector (not cached: chat must not grow memory), or None for blank text."""
         if not text.strip():
             return None
-        return self.embed_many([text])[0]
+        return self._run_model([text])[0]
 
     def embed_many(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors, one row per text. Texts seen before come from a cache, so a live
-        reload only runs the model over phrasings that changed."""
+        """Unit vectors of knowledge texts, one row per text; texts in the cache are not encoded again."""
         rows = np.zeros((len(texts), self.dims), dtype=np.float32)
-        missing = [i for i, text in enumerate(texts) if text not in self._cache]
-        if missing:
-            fresh = self._run_model([texts[i] for i in missing])
-            if len(self._cache) + len(missing) > CACHE_SIZE:
-                self._cache.clear()
-            for i, row in zip(missing, fresh, strict=True):
-                self._cache[texts[i]] = row
+        missing: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            rows[i] = self._cache[text]
+            cached = self.cache.get(text)
+            if cached is None:
+                missing.setdefault(text, []).append(i)
+            else:
+                rows[i] = cached
+        if missing:
+            fresh = self._run_model(list(missing))
+            for (text, places), row in zip(missing.items(), fresh, strict=True):
+                self.cache.put(text, row)
+                rows[places] = row
         return rows
 
     def forget(self) -> None:
         """Drop every cached vector (benchmarks time the model, not the cache)."""
-        self._cache.clear()
+        self.cache.clear()
 
     def _run_model(self, texts: Sequence[str]) -> np.ndarray:
         """One text per model run. The int8 model picks its activation ranges per run, so a text
@@ -85,16 +108,27 @@ class SentenceEncoder:
         depended on what had been encoded before. Alone, a text always gets the same vector; it
         costs 2.2 instead of 1.4 ms for a short phrasing and 4.0 instead of 3.7 ms for a sentence."""
         rows = np.zeros((len(texts), self.dims), dtype=np.float32)
-        for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
+        # Chat can carry lone surrogates (a broken client, JSON "\ud800"), which the tokenizer
+        # refuses with a TypeError: they become U+FFFD, as any UTF-8 decoder would make them.
+        valid = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        for row, encoding in enumerate(self._tokenizer.encode_batch(valid)):
             ids = np.array([encoding.ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             rows[row] = self._session.run(None, feed)[0][0]
         return rows
 
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:
-        return SemanticIndex(self, phrasings, bodies)
+        index = SemanticIndex(self, phrasings, bodies)
+        self.cache.keep_only(index.texts)  # the knowledge just indexed is what a restart will need
+        return index
+
+
+def load_encoder(cache_dir: Path | None = None) -> SentenceEncoder:
+    """The bundled encoder, its vectors kept in `cache_dir`."""
+    return SentenceEncoder(DATA, cache_dir)
 
 
 @lru_cache(maxsize=1)
 def load_bundled() -> SentenceEncoder:
-    return SentenceEncoder(Path(os.environ.get("FAQBOT_ENCODER_DIR") or DATA))
+    """One shared encoder without persistence, for tests and benchmarks (loading takes about 0.3 s)."""
+    return load_encoder(None)

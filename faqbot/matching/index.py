@@ -13,7 +13,7 @@ A score leans on phrasings: text alone can lift an entry to at most `TEXT_WEIGHT
 A phrasing typed verbatim gives its entry a phrasing score of 1.
 Typos are repaired against the index's own vocabulary with rapidfuzz.
 
-With optional static word vectors (`bundled_vectors()`, needs numpy) a semantic
+With a semantic source (the sentence encoder, `matchers.load_matcher`) a semantic
 similarity is blended in, so paraphrases that share no word still match.
 
 Each candidate also carries a *confidence*: the calibrated probability that it is the
@@ -31,21 +31,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from faqbot.matching.background import WordContrast, bundled_word_counts
 from faqbot.matching.calibration import LEXICAL, Calibration, Thresholds
 from faqbot.matching.text import CACHED_WORD_LENGTH, QUESTION_WORDS, STOP_WORDS, stem, words
 from faqbot.sources.model import Entry
 
 if TYPE_CHECKING:
-    from faqbot.matching.vectors import SemanticSource, WordVectors
+    from faqbot.matching.vectors import SemanticScores, SemanticSource
 
 QUESTION_WORD_WEIGHT = 0.35
 TEXT_WEIGHT = 0.6
 TEXT_SATURATION = 0.5  # one mention of a word counts 2/3, more mentions approach 1 (BM25-style)
 MIN_TYPO_LENGTH = 4
+# Unknown words repaired per question: each costs a fuzzy search of the vocabulary (about 0.2 ms);
+# member questions carry one to three typos, pasted chat and noise carry dozens.
+MAX_TYPO_REPAIRS = 6
 CENTROID_WEIGHT = 0.5  # an entry's phrasing score: this much its centroid, the rest its best phrasing
 EXACT = 0.999  # a phrasing matched this well was typed verbatim: its entry's phrasing score is 1
+SEMANTIC_ONLY_FLOOR = 0.3  # an entry found by meaning alone must be at least this close to count as a match
+# An entry's semantic score blends (weights, normalised): the closer of its phrasings' centroid and its
+# closest text sentence ("mix"); its single closest text, phrasing or sentence ("nearest"); and for a
+# section, its page's mix ("page": what the whole page is about, so a heading echoing a word of the
+# question does not win alone). Fitted by bench/tune.py --ranking on dev top-1.
+SEMANTIC_MIX = 1.0
+SEMANTIC_NEAREST = 1.0
+SEMANTIC_PAGE = 0.0
 
 
 @dataclass(frozen=True)
@@ -57,18 +70,12 @@ class Candidate:
     matched_phrasing: str
     coverage: float = 0.0  # share of the question's distinctive words (IDF mass) the entry contains
     known: float = 0.0  # share of the question's distinctive words the whole knowledge contains
-    semantic_score: float = 0.0  # word-vector similarity, when the index has vectors
+    semantic_score: float = 0.0  # meaning-based similarity, when the index has a semantic source
     confidence: float = 0.0  # calibrated probability that this candidate is the right answer
-
-
-def bundled_vectors() -> WordVectors | None:
-    """The word vectors bundled with faqbot when numpy is installed (`faqbot[vectors]`), else None.
-    Loaded once (about 0.3 s); pass them to every `MatchIndex` built afterwards."""
-    try:
-        from faqbot.matching.vectors import load_bundled
-    except ImportError:
-        return None
-    return load_bundled()
+    # Of the question, not the candidate (see `background.py`): how much better the knowledge explains
+    # it than everyday chat does, by its words (mean log-likelihood ratio) and by meaning (cosine gap).
+    word_contrast: float = 0.0
+    contrast: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,10 +84,10 @@ class _Term:
     weight_factor: float  # < 1 for question words and typo repairs
 
 
-def _term_factors(text: str) -> dict[str, float]:
-    """Stemmed terms of a text with their weight factor; stop words are dropped."""
+def _term_factors(text_words: Iterable[str]) -> dict[str, float]:
+    """Stemmed terms of a text's words with their weight factor; stop words are dropped."""
     factors: dict[str, float] = {}
-    for word in words(text):
+    for word in text_words:
         if word in QUESTION_WORDS:
             factors[word] = QUESTION_WORD_WEIGHT
         elif word not in STOP_WORDS:
@@ -91,7 +98,7 @@ def _term_factors(text: str) -> dict[str, float]:
 class MatchIndex:
     """An immutable index over entries; build a new one when knowledge changes.
 
-    `vectors` (optional) are static word vectors, e.g. `vectors.load_bundled()`;
+    `vectors` (optional) is a semantic source, e.g. `matchers.load_matcher("encoder")`;
     `calibration` replaces the fitted one (for tuning and ablations)."""
 
     def __init__(
@@ -111,7 +118,10 @@ class MatchIndex:
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
         self._semantic = None
+        self._page_of: list[int] = []
+        self._words_of: dict[str, list[str]] = {}  # while building: each text is tokenised once
         self._build()
+        del self._words_of
 
     @property
     def thresholds(self) -> Thresholds:
@@ -126,7 +136,10 @@ class MatchIndex:
         for entry in self.entries:
             counts: dict[str, int] = defaultdict(int)
             for text in (entry.title, *entry.questions, entry.body or entry.answer, " ".join(entry.tags)):
-                for word in words(text):
+                text_words = self._words_of.get(text)
+                if text_words is None:
+                    text_words = self._words_of[text] = words(text)
+                for word in text_words:
                     if word in STOP_WORDS:
                         continue
                     term = word if word in QUESTION_WORDS else stem(word)
@@ -152,6 +165,17 @@ class MatchIndex:
             for term, count in counts.items():
                 self._text_postings[term].append((entry_number, count / (count + TEXT_SATURATION * length_norm)))
         self._vocabulary = list(self._surface_words)
+        knowledge_counts: dict[str, int] = defaultdict(int)
+        for counts in entry_terms:
+            for term, count in counts.items():
+                if term not in QUESTION_WORDS:
+                    knowledge_counts[term] += count
+        self._words = WordContrast(bundled_word_counts(), knowledge_counts)
+        pages = {entry.route: n for n, entry in enumerate(self.entries) if entry.kind == "page"}
+        self._page_of = [
+            pages.get((entry.route or "").split("#")[0], n) if entry.kind == "section" else n
+            for n, entry in enumerate(self.entries)
+        ]
         if self._vectors is not None:
             self._semantic = self._vectors.entry_index(
                 [list(self._phrasings_of(entry)) for entry in self.entries],
@@ -168,7 +192,7 @@ class MatchIndex:
                 yield text
 
     def _add_phrasing(self, entry_number: int, text: str, centroid: dict[str, float]) -> None:
-        factors = _term_factors(text)
+        factors = _term_factors(self._words_of.get(text) or words(text))
         if not factors:
             return
         number = len(self._phrasing_entry)
@@ -190,6 +214,7 @@ class MatchIndex:
 
     def _query_terms(self, question: str) -> list[_Term]:
         terms: dict[str, float] = {}
+        repairs = 0
         for word in words(question):
             if word in QUESTION_WORDS:
                 terms[word] = max(terms.get(word, 0.0), QUESTION_WORD_WEIGHT)
@@ -197,7 +222,8 @@ class MatchIndex:
             if word in STOP_WORDS:
                 continue
             term, factor = stem(word), 1.0
-            if term not in self._idf:
+            if term not in self._idf and repairs < MAX_TYPO_REPAIRS:
+                repairs += 1
                 repaired = self._repair_typo(word)
                 if repaired is not None:
                     term, factor = repaired
@@ -221,13 +247,30 @@ class MatchIndex:
         self._typo_cache[word] = result
         return result
 
-    def rank(self, question: str, limit: int = 10) -> list[Candidate]:
-        """Entries ordered by score, best first; only those with some evidence."""
+    def _semantic_blend(self, found: SemanticScores) -> np.ndarray:
+        """Each entry's semantic score in [-1, 1] (see `SEMANTIC_MIX`, `SEMANTIC_NEAREST`, `SEMANTIC_PAGE`)."""
+        mix = np.maximum(found.centroid, found.text)
+        nearest = np.maximum(found.phrasing, found.text)
+        page = mix[self._page_of]
+        total = SEMANTIC_MIX + SEMANTIC_NEAREST + SEMANTIC_PAGE
+        return (SEMANTIC_MIX * mix + SEMANTIC_NEAREST * nearest + SEMANTIC_PAGE * page) / total
+
+    def word_contrast(self, question: str) -> float:
+        """How much better the knowledge's words explain the question than everyday chat's do
+        (mean log-likelihood ratio of its distinctive words; see `background.py`). Costs no model."""
+        return self._words.mean(t.term for t in self._query_terms(question) if t.term not in QUESTION_WORDS)
+
+    def rank(self, question: str, limit: int = 10, contrast_from: float = 0.0) -> list[Candidate]:
+        """Entries ordered by score, best first; only those with some evidence.
+
+        The background contrast (`Candidate.contrast`) costs a comparison with every background
+        question; it is computed only when the best candidate's confidence reaches `contrast_from`
+        (a caller whose bar no lower confidence could clear passes it), else left at -inf."""
         terms = self._query_terms(question)
         if not terms:  # only stop words: nothing to go on
             return []
-        found = self._semantic.scores(question, max(limit, 2)) if self._semantic is not None else None
-        semantic, semantic_leaders = found if found is not None else (None, [])
+        found = self._semantic.scores(question) if self._semantic is not None else None
+        semantic = self._semantic_blend(found) if found is not None else None
         query_weights = {t.term: self._idf.get(t.term, self._unseen_idf) * t.weight_factor for t in terms}
         query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
         content = {t: w for t, w in query_weights.items() if t not in QUESTION_WORDS}
@@ -284,10 +327,16 @@ class MatchIndex:
         if semantic is not None:
             weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
+            top = max(limit, 2)
+            leaders = np.argpartition(-semantic, top)[:top] if top < len(semantic) else range(len(semantic))
+            found_by_meaning = [int(e) for e in leaders if semantic[e] >= SEMANTIC_ONLY_FLOOR]
             combined = {
-                e: (lexical.get(e, 0.0) + weight * max(0.0, semantic[e])) / (1 + weight)
-                for e in (*lexical, *semantic_leaders)
+                e: (lexical.get(e, 0.0) + weight * max(0.0, float(semantic[e]))) / (1 + weight)
+                for e in (*lexical, *found_by_meaning)
             }
+            for e, phrasing_score in phrasing_scores.items():
+                if phrasing_score >= 1.0:  # a phrasing typed verbatim: nothing is closer to a moderator's words
+                    combined[e] = 1.0
         else:
             combined = lexical
         key = combined.__getitem__
@@ -295,6 +344,7 @@ class MatchIndex:
             max(limit, 2), (e for e, s in combined.items() if s > 0), key=lambda e: (-key(e), self.entries[e].id)
         )
         known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
+        word_contrast = self._words.mean(t for t in content)
         candidates = []
         for position, entry_number in enumerate(order):
             _, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
@@ -307,7 +357,7 @@ class MatchIndex:
             coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
             phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
             text_score = text_shares.get(entry_number, 0.0)
-            semantic_score = semantic[entry_number] if semantic is not None else 0.0
+            semantic_score = float(semantic[entry_number]) if semantic is not None else 0.0
             candidate = Candidate(
                 self.entries[entry_number],
                 score,
@@ -317,6 +367,12 @@ class MatchIndex:
                 coverage,
                 known,
                 semantic_score,
+                word_contrast=word_contrast,
             )
             candidates.append(replace(candidate, confidence=self._calibration.confidence(candidate, rival)))
+        if found is not None and candidates:
+            assert self._semantic is not None
+            wanted = candidates[0].confidence >= contrast_from
+            contrast = self._semantic.contrast(found) if wanted else -math.inf
+            candidates = [replace(c, contrast=contrast) for c in candidates]
         return candidates[:limit]

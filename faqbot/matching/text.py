@@ -148,7 +148,10 @@ def looks_like_question(text: str) -> bool:
         return True
     folded = fold(text)
     for clause in _CLAUSE_BREAK.split(folded):
-        first_words = words(clause)[:2]
+        # Only a clause's opening matters: read its first few tokens, not the whole clause.
+        first_words = words(" ".join(clause.split(maxsplit=4)[:4]))[:2]
+        if len(first_words) < 2:
+            first_words = words(clause)[:2]
         if not first_words:
             continue
         if first_words[0] in _QUESTION_OPENERS:

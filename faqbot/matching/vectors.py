@@ -1,43 +1,31 @@
-"""Optional static word vectors: semantic similarity for paraphrases that share no word.
+"""Semantic similarity between a question and each entry, from text vectors.
 
-Needs numpy (`pip install faqbot[vectors]`); the default install does not use this.
-The bundled vectors (`data/words-minilm.npz`, built by `tools/build_vectors.py`) are
-all-MiniLM-L6-v2's embeddings of the 30,000 most frequent English words, reduced to
-128 dimensions and stored as int8 (about 3 MB). A text's vector is the SIF-weighted
-mean of its words' vectors (frequent words count less); an entry's semantic score is
-its phrasings' centroid's similarity, or its page or section text's when that is
-higher (blending in the best single phrasing, as the lexical score does, added
-nothing on dev data). The knowledge's common direction (the mean of its phrasings'
+A `SemanticSource` (the sentence encoder, `encoder.py`) turns texts into unit vectors;
+`SemanticIndex` holds the knowledge's. An entry's semantic score is its phrasings'
+centroid's similarity, or its closest text sentence's when that is higher (each
+sentence read with the entry's title: a whole section averaged into one vector answers
+no particular question). The knowledge's common direction (the mean of its phrasings'
 vectors) is removed from all vectors first, as in SIF's common-component removal.
-
-A sentence encoder (`encoder.py`) plugs into the same `SemanticIndex`; it reads an
-entry's text sentence by sentence, each prefixed with the entry's title, and the
-closest sentence speaks for the text (a whole section averaged into one vector
-answers no particular question).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from faqbot.matching.calibration import SEMANTIC, Calibration
-from faqbot.matching.text import fold
+from faqbot.matching.calibration import Calibration
 
-BUNDLED = Path(__file__).resolve().parent / "data" / "words-minilm.npz"
 REMOVE_COMMON = True  # project the phrasings' mean direction out of every vector (as SIF does)
-_PLAIN = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MIN_SENTENCE_CHARS = 4
 
 
 class SemanticSource(Protocol):
-    """What the match index needs from word vectors or a sentence encoder."""
+    """What the match index needs from a meaning-based matcher (the sentence encoder, or a test double)."""
 
     dims: int
     calibration: Calibration
@@ -49,38 +37,8 @@ class SemanticSource(Protocol):
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex: ...
 
 
-class WordVectors:
-    """Static word vectors; a text's vector is the weighted mean of its words' vectors."""
-
-    calibration = SEMANTIC  # fitted by bench/tune.py --vectors
-    semantic_weight = 0.5  # score = (lexical + w * semantic) / (1 + w); 0.3 and 1.0 were worse on dev
-    reads_sentences = False  # a mean of word vectors reads a whole text as well as its sentences
-
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, weights: np.ndarray) -> None:
-        self._lookup = {w: i for i, w in enumerate(words)}
-        self._weighted = (vectors.astype(np.float32) / 127.0) * weights.astype(np.float32)[:, None]
-        self.dims = vectors.shape[1]
-
-    @classmethod
-    def load(cls, path: Path) -> WordVectors:
-        with np.load(path) as data:
-            return cls(str(data["words"]).split("\n"), data["vectors"], data["weights"])
-
-    def embed(self, text: str) -> np.ndarray | None:
-        """The text's unit vector, or None when it has no known word."""
-        ids = [i for i in (self._lookup.get(w) for w in _PLAIN.findall(fold(text))) if i is not None]
-        if not ids:
-            return None
-        vector = self._weighted[ids].sum(axis=0)
-        norm = float(np.linalg.norm(vector))
-        return vector / norm if norm else None
-
-    def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:
-        return SemanticIndex(self, phrasings, bodies)
-
-
-def _embed_all(source, texts: list[str]) -> list[np.ndarray | None]:
-    """Embed many texts, all at once when the source can (a sentence encoder caches them)."""
+def _embed_all(source: SemanticSource, texts: list[str]) -> list[np.ndarray | None]:
+    """Embed many texts, all at once when the source can (the sentence encoder caches them)."""
     if hasattr(source, "embed_many"):
         present = [i for i, t in enumerate(texts) if t and t.strip()]
         vectors: list[np.ndarray | None] = [None] * len(texts)
@@ -96,30 +54,37 @@ def _sentences(text: str, title: str) -> list[str]:
     return [f"{title}: {sentence}" if title else sentence for sentence in found]
 
 
+@dataclass(frozen=True)
+class SemanticScores:
+    """A question's similarities to every entry (arrays indexed by entry number, -1 where an
+    entry has no such text), and to the knowledge and the background as a whole."""
+
+    centroid: np.ndarray  # to the centroid of the entry's phrasings
+    phrasing: np.ndarray  # to its closest phrasing
+    text: np.ndarray  # to its closest text sentence (read with its title)
+    knowledge: float  # cosine to the closest text of the whole knowledge, before common-direction removal
+    query: np.ndarray  # the question's own unit vector
+
+
+def _best_per_owner(similarities: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
+    """Per entry, the highest of its rows' similarities (-1 for an entry with none). Rows are grouped
+    by owner in order (`np.maximum.reduceat` over the groups: `np.maximum.at` took 6x as long)."""
+    best = np.full(count, -1.0, dtype=np.float32)
+    if len(owners):
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best[owners[starts]] = np.maximum.reduceat(similarities, starts)
+    return best
+
+
 class SemanticIndex:
     """Per-entry semantic scores for a question (entries in the order given)."""
 
     def __init__(self, vectors: SemanticSource, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> None:
         self._vectors = vectors
+        self._background = getattr(vectors, "background", None)
         count = len(phrasings)
         self._count = count
-        rows, owners = [], []
         flat = [(entry_number, text) for entry_number, texts in enumerate(phrasings) for text in texts]
-        for (entry_number, _), vector in zip(flat, _embed_all(vectors, [t for _, t in flat]), strict=True):
-            if vector is not None:
-                rows.append(vector)
-                owners.append(entry_number)
-        matrix = np.stack(rows) if rows else np.zeros((0, vectors.dims), dtype=np.float32)
-        # The knowledge's common direction (what all its phrasings share) says nothing about
-        # which entry a question is about; it is projected out of every vector.
-        self._common: np.ndarray | None = None
-        if REMOVE_COMMON and len(rows) > 1:
-            mean = matrix.mean(axis=0)
-            self._common = (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :]
-            matrix = self._without_common(matrix)
-        centroids = np.zeros((count, vectors.dims), dtype=np.float32)
-        np.add.at(centroids, np.array(owners, dtype=np.intp), matrix)
-        self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         # The entries' texts: whole, or (for a sentence encoder) as titled sentences.
         texts, text_owners = [], []
         for entry_number, body in enumerate(bodies):
@@ -127,13 +92,30 @@ class SemanticIndex:
             for text in _sentences(body, title) if vectors.reads_sentences else [body]:
                 texts.append(text)
                 text_owners.append(entry_number)
-        text_rows = [(n, v) for n, v in zip(text_owners, _embed_all(vectors, texts), strict=True) if v is not None]
+        self.texts = [t for _, t in flat] + texts  # every text embedded, for a cache to keep
+        embedded = _embed_all(vectors, self.texts)
+        rows = [(n, v) for (n, _), v in zip(flat, embedded[: len(flat)], strict=True) if v is not None]
+        text_rows = [(n, v) for n, v in zip(text_owners, embedded[len(flat) :], strict=True) if v is not None]
+        empty = np.zeros((0, vectors.dims), dtype=np.float32)
+        matrix = np.stack([v for _, v in rows]).astype(np.float32) if rows else empty
+        text_matrix = np.stack([v for _, v in text_rows]).astype(np.float32) if text_rows else empty
+        self._raw = np.concatenate([matrix, text_matrix])  # for the contrast with the background
+        # The knowledge's common direction (what all its phrasings share) says nothing about
+        # which entry a question is about; it is projected out of every vector.
+        self._common: np.ndarray | None = None
+        if REMOVE_COMMON and len(rows) > 1:
+            mean = matrix.mean(axis=0)
+            self._common = (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :]
+            matrix = self._without_common(matrix)
+        self._phrasing_owners = np.array([n for n, _ in rows], dtype=np.intp)
+        self._phrasings = matrix
+        centroids = np.zeros((count, vectors.dims), dtype=np.float32)
+        np.add.at(centroids, self._phrasing_owners, matrix)
+        self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+        self._has_phrasing = np.zeros(count, dtype=bool)
+        self._has_phrasing[self._phrasing_owners] = True
         self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
-        self._texts = (
-            self._without_common(np.stack([v for _, v in text_rows]))
-            if text_rows
-            else np.zeros((0, vectors.dims), dtype=np.float32)
-        )
+        self._texts = self._without_common(text_matrix) if text_rows else empty
 
     def _without_common(self, vectors: np.ndarray) -> np.ndarray:
         if self._common is None:
@@ -141,21 +123,21 @@ class SemanticIndex:
         vectors = vectors - (vectors @ self._common.T) @ self._common
         return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-9)
 
-    def scores(self, question: str, top: int) -> tuple[list[float], list[int]] | None:
-        """One score in [-1, 1] per entry and the `top` best entries (unordered), or None
-        when the question has no known word."""
-        query = self._vectors.embed(question)
-        if query is None or not self._count:
+    def scores(self, question: str) -> SemanticScores | None:
+        """The question's similarities (each in [-1, 1]), or None when it cannot be embedded."""
+        raw = self._vectors.embed(question)
+        if raw is None or not self._count:
             return None
-        query = self._without_common(query)
-        # An entry's phrasings' centroid, or its page or section text when that is closer.
-        blended = self._centroids @ query
-        np.maximum.at(blended, self._text_owners, self._texts @ query)
-        count = self._count
-        leaders = np.argpartition(-blended, top)[:top].tolist() if top < count else list(range(count))
-        return blended.tolist(), leaders
+        query = self._without_common(raw)
+        centroid = np.where(self._has_phrasing, self._centroids @ query, -1.0)
+        phrasing = _best_per_owner(self._phrasings @ query, self._phrasing_owners, self._count)
+        text = _best_per_owner(self._texts @ query, self._text_owners, self._count)
+        knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
+        return SemanticScores(centroid, phrasing, text, knowledge, raw)
 
-
-@lru_cache(maxsize=1)
-def load_bundled() -> WordVectors:
-    return WordVectors.load(BUNDLED)
+    def contrast(self, found: SemanticScores) -> float:
+        """How much closer the knowledge comes to the question than everyday questions do
+        (0 without a background: no evidence either way)."""
+        if self._background is None:
+            return 0.0
+        return found.knowledge - self._background.similarity(found.query)

@@ -12,6 +12,7 @@ import discord.http
 import pytest
 import yaml
 
+from faqbot.matching.matchers import load_matcher
 from faqbot.platforms.discord_bot import DiscordBot, point_at_server
 from faqbot.responder import Responder, ResponderSettings
 from faqbot.settings import Settings, load_settings
@@ -117,7 +118,12 @@ async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[St
         config = settings.require_discord()
         point_at_server(config.api_base, config.gateway)
         own = knowledge is not None or any(not name.startswith("FAQBOT_DISCORD_") for name in env)
-        bot_responder = Responder(knowledge or responder.knowledge, settings.chat) if own else responder
+        # The fixtures' responder is lexical (fast, and the tests are about Discord); a test that
+        # sets FAQBOT_MATCHER gets that matcher, as `faqbot run` would.
+        vectors = load_matcher(settings.matcher) if "FAQBOT_MATCHER" in env else None
+        bot_responder = (
+            Responder(knowledge or responder.knowledge, settings.chat, vectors=vectors) if own else responder
+        )
         bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05, identify_spacing=0.05)
         task = asyncio.create_task(bot.start(config.token))
         running.append((bot, task))

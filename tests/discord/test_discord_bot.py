@@ -408,12 +408,12 @@ async def test_rate_limited_send_is_retried_after_retry_after(fake: FakeDiscord,
 async def test_a_short_question_is_not_held_back_by_costly_asks_in_other_rooms(
     fake: FakeDiscord, start_bot: StartBot
 ) -> None:
-    # Twelve members each send a 500-character ask of made-up words (a typo search per word) in
-    # a room of their own; a one-line question arrives right after them. Matching runs in the
-    # answering thread, where costly calls yield to cheap ones: the question is answered once
-    # the call in progress (and any few that finished while the asks were still arriving) is
-    # done. On the event loop, in arrival order, it would be answered last.
-    await start_bot(FAQBOT_COOLDOWN_SECONDS="0")
+    # Twelve members each send a 500-character ask of made-up words in a room of their own (with
+    # the sentence encoder, each takes far longer than a one-line question); a one-line question
+    # arrives right after them. Matching runs in the answering thread, where costly calls yield to
+    # cheap ones: the question is answered once the call in progress (and any few that finished
+    # while the asks were still arriving) is done. In arrival order it would be answered last.
+    await start_bot(FAQBOT_COOLDOWN_SECONDS="0", FAQBOT_MATCHER="encoder")
     rooms = [await fake.create_thread(CHANNEL_ID) for _ in range(12)]
     letters = random.Random(8)
     for n, room in enumerate(rooms):  # different words each time: nothing is cached

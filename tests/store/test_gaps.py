@@ -154,7 +154,9 @@ def test_a_group_grows_by_what_its_later_wordings_add() -> None:
 
 
 def test_with_the_encoder_paraphrases_without_shared_words_group() -> None:
-    encoder = pytest.importorskip("faqbot.matching.encoder", reason="needs faqbot[encoder]").load_bundled()
+    from faqbot.matching.encoder import load_bundled
+
+    encoder = load_bundled()
     records = [gap(1, "is there an android app"), gap(2, "which app works on my phone")]
     assert len(group_gaps(records, similarity=LexicalSimilarity())) == 2
     assert [g.count for g in group_gaps(records, similarity=SemanticSimilarity(encoder))] == [2]

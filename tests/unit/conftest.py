@@ -53,3 +53,11 @@ def docs_tree() -> Path:
     if not DOCS_TREE.is_dir():
         pytest.skip("the shared vmst.io docs tree is not present")
     return DOCS_TREE
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI keeps the encoder's vectors in the state folder: never the checkout's own."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("FAQBOT_STATE_DIR", str(folder))
+    return folder

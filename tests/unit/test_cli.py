@@ -30,7 +30,8 @@ def run_cli(
 
 def test_ask_json_contract(folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run_cli(
-        ["ask", "--knowledge", str(folder), "--base-url", "https://x.org", "--json"],
+        # lexical: a one-word "block" is a near-tie between two entries (the encoder leans to one)
+        ["ask", "--knowledge", str(folder), "--base-url", "https://x.org", "--json", "--matcher", "lexical"],
         capsys,
         stdin="do you block threads\n\nblock\nzebra crossing\n",
         monkeypatch=monkeypatch,

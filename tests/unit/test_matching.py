@@ -1,12 +1,14 @@
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from faqbot.evaluation import LabelledQuestion, evaluate
 from faqbot.matching.calibration import LEXICAL, Thresholds
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import MatchIndex, bundled_vectors
+from faqbot.matching.index import MatchIndex
 from faqbot.matching.text import addressee, looks_like_question, words
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
@@ -156,45 +158,54 @@ def test_chat_contractions_of_question_words_read_as_questions() -> None:
     assert looks_like_question("hows the server doing")
 
 
-def test_optional_word_vectors_match_paraphrases_without_shared_words(small_knowledge: Knowledge) -> None:
-    np = pytest.importorskip("numpy")
-    from faqbot.matching.vectors import WordVectors
+class TopicVectors:
+    """A semantic source of hand-made topic vectors: a direction every word shares, plus one per topic."""
 
-    # Like real word vectors: a direction every word shares, plus one per topic.
-    topics = {"pays": 1, "funded": 1, "donate": 1, "finances": 1, "money": 1, "block": 2, "threads": 3}
-    topics |= {"follow": 4, "bluesky": 5, "emoji": 6, "custom": 6}
-    words_ = list(topics)
-    vectors = np.zeros((len(words_), 7), dtype=np.int8)
-    for number, word in enumerate(words_):
-        vectors[number, 0] = 60
-        vectors[number, topics[word]] = 110
-    index = MatchIndex(small_knowledge.entries, vectors=WordVectors(words_, vectors, np.ones(len(words_))))
+    calibration = LEXICAL
+    semantic_weight = 1.0
+    reads_sentences = False
+    TOPICS: ClassVar[dict[str, int]] = {"pays": 1, "funded": 1, "donate": 1, "finances": 1, "money": 1}
+    TOPICS |= {"block": 2, "threads": 3, "follow": 4, "bluesky": 5, "emoji": 6, "custom": 6}
+    dims = 7
+
+    def embed(self, text: str) -> np.ndarray | None:
+        found = [self.TOPICS[w] for w in words(text) if w in self.TOPICS]
+        if not found:
+            return None
+        vector = np.zeros(self.dims, dtype=np.float32)
+        for topic in found:
+            vector[0] += 0.5
+            vector[topic] += 1.0
+        return vector / np.linalg.norm(vector)
+
+    def entry_index(self, phrasings, bodies):
+        from faqbot.matching.vectors import SemanticIndex
+
+        return SemanticIndex(self, phrasings, bodies)
+
+
+def test_a_semantic_source_matches_paraphrases_without_shared_words(small_knowledge: Knowledge) -> None:
+    index = MatchIndex(small_knowledge.entries, vectors=TopicVectors())
     assert MatchIndex(small_knowledge.entries).rank("money finances?") == []
     ranked = index.rank("money finances?")
     assert ranked[0].entry.id == "funding" and ranked[0].semantic_score > 0.8
     assert all(0.0 <= c.score <= 1.0 and 0.0 <= c.confidence <= 1.0 for c in ranked)
     assert index.rank("is it the?") == []  # only stop words
-    empty = MatchIndex([], vectors=WordVectors(words_, vectors, np.ones(len(words_))))
-    assert empty.rank("money finances?") == []
+    assert MatchIndex([], vectors=TopicVectors()).rank("money finances?") == []
 
 
-def test_the_bundled_word_vectors_load_only_with_numpy() -> None:
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        assert bundled_vectors() is None
-        return
-    vectors = bundled_vectors()
-    assert vectors is not None
-    a, b, c = (vectors.embed(t) for t in ("how much does it cost", "what is the price", "is it raining"))
-    assert a is not None and b is not None and c is not None
-    assert float(a @ b) > float(a @ c)
-    assert vectors.embed("zzzqqq") is None
+def test_the_encoder_is_the_default_matcher_and_lexical_needs_no_model() -> None:
+    from faqbot.matching.encoder import SentenceEncoder
+    from faqbot.matching.matchers import DEFAULT_MATCHER, MatcherUnavailable, load_matcher
+
+    assert DEFAULT_MATCHER == "encoder"
+    assert isinstance(load_matcher("encoder"), SentenceEncoder)
+    assert load_matcher("lexical") is None
+    with pytest.raises(MatcherUnavailable, match="unknown matcher 'vectors'"):
+        load_matcher("vectors")
 
 
 def test_the_optional_sentence_encoder_matches_by_meaning(small_knowledge: Knowledge) -> None:
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("tokenizers")
     from faqbot.matching.encoder import load_bundled
 
     encoder = load_bundled()
@@ -220,8 +231,6 @@ REFERENCE_SIMILARITIES = [
 def test_the_sentence_encoder_agrees_with_the_original_model() -> None:
     """The int8 model, our tokenisation and our padding must give the original's similarities:
     a tokenizer that pads every text to 128 tokens once made all texts look alike (0.8+)."""
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("tokenizers")
     from faqbot.matching.encoder import load_bundled
 
     encoder = load_bundled()
@@ -233,9 +242,6 @@ def test_the_sentence_encoder_agrees_with_the_original_model() -> None:
 def test_a_text_gets_the_same_vector_whatever_is_encoded_with_it() -> None:
     """A phrasing and the same words asked as a question must get one vector (the int8 model's
     activation ranges once came from the whole batch, neighbours and padding included)."""
-    np = pytest.importorskip("numpy")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("tokenizers")
     from faqbot.matching.encoder import load_bundled
 
     encoder = load_bundled()
@@ -245,16 +251,16 @@ def test_a_text_gets_the_same_vector_whatever_is_encoded_with_it() -> None:
     assert np.array_equal(beside_others, alone)
 
 
-def test_the_sentence_encoder_reuses_vectors_of_texts_it_has_seen() -> None:
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("tokenizers")
+def test_the_sentence_encoder_reuses_knowledge_vectors_but_keeps_no_question() -> None:
     from faqbot.matching.encoder import load_bundled
 
     encoder = load_bundled()
     first = encoder.embed_many(["can my company sign up", "who runs this place"])
     again = encoder.embed_many(["who runs this place", "a phrasing added by a moderator"])
     assert (again[0] == first[1]).all()
-    assert "a phrasing added by a moderator" in encoder._cache
+    assert "a phrasing added by a moderator" in encoder.cache
+    asked = encoder.embed("what a member typed in chat")
+    assert asked is not None and "what a member typed in chat" not in encoder.cache
 
 
 @pytest.mark.parametrize(
@@ -292,3 +298,24 @@ def test_pasted_noise_does_not_fill_the_word_caches(small_knowledge: Knowledge) 
     index.rank(noise + " threads")
     assert text._cached_stem.cache_info().currsize - before <= 2  # "threads" (and nothing long)
     assert all(len(word) <= text.CACHED_WORD_LENGTH for word in index._typo_cache)
+
+
+def test_hostile_unicode_reaches_the_encoder_without_breaking_it(small_knowledge: Knowledge) -> None:
+    """Lone surrogates (a broken client, JSON "\\ud800") once raised a TypeError in the tokenizer."""
+    from faqbot.matching.encoder import load_bundled
+
+    index = MatchIndex(small_knowledge.entries, vectors=load_bundled())
+    for text in ("who pays \ud800 for this \udfff server?", "\u202eis there\u202c funding?", "a\u0300" * 300):
+        assert all(0.0 <= c.score <= 1.0 for c in index.rank(text))
+
+
+def test_a_question_full_of_unknown_words_costs_a_bounded_number_of_typo_searches(
+    small_knowledge: Knowledge,
+) -> None:
+    from faqbot.matching.index import MAX_TYPO_REPAIRS
+
+    index = MatchIndex(small_knowledge.entries)
+    noise = " ".join(f"zq{chr(97 + n % 26)}{chr(97 + n // 26)}xwv" for n in range(60))
+    index.rank("blok threds " + noise)
+    assert len(index._typo_cache) == MAX_TYPO_REPAIRS
+    assert index.rank("do u blok threds")[0].entry.id == "threads"  # a member's few typos are still repaired

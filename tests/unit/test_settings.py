@@ -61,7 +61,7 @@ def test_retired_variables_say_what_replaced_them() -> None:
         ("FAQBOT_RELOAD_SECONDS", "fast", "expected a number from 0 to 86400"),
         ("FAQBOT_CHAT_PASSIVE", "maybe", "expected true or false"),
         ("FAQBOT_CHAT_LIST_PAGE_SIZE", "100", "expected a whole number from 1 to 25"),
-        ("FAQBOT_MATCHER", "magic", "expected one of lexical"),
+        ("FAQBOT_MATCHER", "magic", "expected one of encoder, lexical"),
         ("FAQBOT_BASE_URL", "docs.example.org", "expected an http:// or https:// URL"),
         ("FAQBOT_LOG_FORMAT", "xml", "expected one of text, json"),
         ("FAQBOT_DISCORD_GUILD_ID", "my-guild", "expected a Discord id"),
