@@ -103,7 +103,7 @@ def at_the_limit(shared: Path, knowledge: MatchIndex, similarity, forget=None, r
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--encoder", action="store_true", help="also the bundled sentence encoder (faqbot[encoder])")
+    parser.add_argument("--encoder", action="store_true", help="also group with the bundled sentence encoder")
     args = parser.parse_args()
     clinc = clinc150(args.shared)
     sets = {
