@@ -3,8 +3,7 @@
 Adapters hand every member's message to `Bot.handle` (from async code, `Bot.ahandle`,
 which runs it on the bot's one answering thread, `faqbot.answering`, so matching never
 holds up the event loop, short questions go before long ones, and the responder's state
-is only ever touched by one thread). What the
-responder decided may need more than a reply: a moderator's correction is learned
+is only ever touched by one thread). What the responder decided may need more than a reply: a moderator's correction is learned
 and kept, `!faq passive on|off` is kept, `!faq reload` reads the files again,
 `!faq gaps` reads the store. After sending, the adapter calls `Bot.sent` so the
 exchange is recorded, and reports ratings and removals the same way. Recording goes
@@ -55,8 +54,8 @@ CHAT_GAP_EXAMPLE_CHARS = 120
 @dataclass(frozen=True)
 class HelpOutcome:
     """What a poster's "that solved it" / "I need a human" asks of the adapter: apply the
-    forum's tag (`tag`), and for a human, notify the helpers (`notify`, once per post and
-    within the hand-off rate). `accepted` is False when the presser may not decide."""
+    forum's solved or human tag, and for a human, notify the helpers (`notify`, once per
+    post and within the hand-off rate). `accepted` is False when the presser may not decide."""
 
     accepted: bool
     solved: bool

@@ -58,6 +58,10 @@ class HelpPost:
     parent_id: str | None = None
     moderator_replied: bool = False
 
+    def where(self) -> tuple[str, ...]:
+        """Every id and name the post's conversation is known by (its forum's too)."""
+        return (self.conversation_id, *((self.parent_id,) if self.parent_id else ()), *self.conversation_names)
+
 
 @dataclass(frozen=True)
 class IncomingMessage:
@@ -368,7 +372,7 @@ class Responder:
             return Verdict(None, Why.TAGGED)
         if post.moderator_replied:
             return Verdict(None, Why.HUMAN_REPLIED)
-        where = (post.conversation_id, *((post.parent_id,) if post.parent_id else ()), *post.conversation_names)
+        where = post.where()
         triggered = self._triggers.fire(post.text, lambda entry: entry.scope.applies_in(where))
         if triggered is not None:
             verdict = self.chosen_entry(triggered, post.conversation_id)
