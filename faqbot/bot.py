@@ -3,9 +3,9 @@
 Adapters hand every member's message to `Bot.handle` (from async code, `Bot.ahandle`,
 which runs it on the bot's one answering thread, `faqbot.answering`, so matching never
 holds up the event loop, short questions go before long ones, and the responder's state
-is only ever touched by one thread). What the responder decided may need more than a reply: a moderator's correction is learned
-and kept, `!faq passive on|off` is kept, `!faq reload` reads the files again,
-`!faq gaps` reads the store. After sending, the adapter calls `Bot.sent` so the
+is only ever touched by one thread). What the responder decided may need more than a
+reply: a moderator's correction is learned and kept, `!faq passive on|off` is kept,
+`!faq reload` reads the files again, `!faq gaps` reads the store. After sending, the adapter calls `Bot.sent` so the
 exchange is recorded, and reports ratings and removals the same way. Recording goes
 through the store's background writer: it never delays or breaks an answer.
 """
