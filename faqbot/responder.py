@@ -282,6 +282,8 @@ class Responder:
 
     def set_learned(self, learned: Sequence[LearnedPhrasing]) -> None:
         """Use these learned phrasings (from the store) from now on."""
+        if not learned and not self._learned:
+            return  # the index already has none: building it again would only cost time
         self._learned = list(learned)
         self._index = self._build_index(self.knowledge)
 
