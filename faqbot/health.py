@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -39,20 +40,32 @@ class Health:
     platform: str
     status: Status = Status.STARTING
     problems: dict[str, str] = field(default_factory=dict)
+    # Called when the status or the problems change (the heartbeat writes at once, not a period later).
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def ready(self) -> None:
         """The bot is connected and listening."""
+        changed = self.status is not Status.RUNNING
         self.status = Status.RUNNING
+        if changed:
+            self._changed()
 
     def problem(self, key: str, message: str) -> None:
         """Something keeps the bot from working fully (logged loudly once, until cleared)."""
-        if self.problems.get(key) != message:
-            log.error("%s", message)
+        if self.problems.get(key) == message:
+            return
+        log.error("%s", message)
         self.problems[key] = message
+        self._changed()
 
     def clear(self, key: str) -> None:
         if self.problems.pop(key, None) is not None:
             log.warning("recovered: %s is fine again", key)
+            self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     @property
     def effective_status(self) -> Status:
@@ -77,6 +90,7 @@ class Heartbeat:
         self.folder = folder
         self.health = health
         self._failing = False
+        health.listeners.append(self.beat)
 
     def beat(self) -> None:
         try:

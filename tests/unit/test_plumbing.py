@@ -248,3 +248,15 @@ def test_library_noise_stays_out_at_info(capfd: pytest.CaptureFixture[str]) -> N
         for name in ("discord.client", "nio.responses"):
             logging.getLogger(name).setLevel(logging.NOTSET)
     assert capfd.readouterr().err == ""
+
+
+def test_the_heartbeat_is_written_at_once_when_the_status_changes(tmp_path: Path) -> None:
+    """An orchestrator asking right after the bot connected (or hit a full disk) hears it then,
+    not one period later."""
+    folder = StateFolder.open(tmp_path)
+    health = Health("matrix")
+    Heartbeat(folder, health)
+    health.ready()
+    assert check(folder, 3600)[0] is True
+    health.problem("disk", "cannot save the sync position: disk full")
+    assert check(folder, 3600) == (False, "matrix bot is degraded: cannot save the sync position: disk full")
