@@ -15,6 +15,7 @@ import pytest
 
 from faqbot.platforms.matrix_bot import MatrixConfig
 from faqbot.platforms.matrix_protocol import (
+    REMEMBERED_TEXT_CHARS,
     BotIdentity,
     MessageContent,
     Trouble,
@@ -24,6 +25,7 @@ from faqbot.platforms.matrix_protocol import (
     member_text,
     mentions_bot,
     question_text,
+    replied_message,
     reply_content,
     said_to_someone_else,
     transaction_id,
@@ -34,7 +36,7 @@ from faqbot.platforms.matrix_state import (
     LegacySession,
     Session,
 )
-from faqbot.responder import Reply, ReplyKind
+from faqbot.responder import RepliedMessage, Reply, ReplyKind
 from faqbot.settings import SettingsError, load_settings
 from faqbot.sources.model import Entry
 
@@ -103,22 +105,71 @@ def test_what_counts_as_said_to_someone_else() -> None:
     me, alice = "@me:example.org", "@alice:example.org"
     members = [(BOT.user_id, "FAQ Bot"), (me, "Me"), (alice, "Alice Smith")]
 
-    def to_someone_else(**content: Any) -> bool:
-        return said_to_someone_else(read(**content), me, BOT, members)
+    def to_someone_else(replied: RepliedMessage | None = None, **content: Any) -> bool:
+        return said_to_someone_else(read(**content), me, BOT, members, replied)
 
     assert to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [alice]}})
     assert to_someone_else(body="Alice Smith: who pays?")
     assert to_someone_else(body="alice, who pays?")  # the user name does too
     pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
     assert to_someone_else(body="Alice who pays?", formatted_body=pill)
-    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
-    assert to_someone_else(body=f"> <{alice}> hi\n\nwho pays?", **reply)
     # To the room, to oneself, or to the bot: not someone else's conversation.
     assert not to_someone_else(body="who pays?", **{"m.mentions": {}})
     assert not to_someone_else(body="well, who pays?")  # no member is called "well"
     assert not to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [BOT.user_id, me]}})
-    assert not to_someone_else(body=f"> <{me}> hi\n\nwho pays?", **reply)
     assert not to_someone_else(body="Me: who pays?")
+
+
+def test_a_reply_is_to_whoever_sent_the_replied_to_event_whatever_a_fallback_says() -> None:
+    me, alice = "@me:example.org", "@alice:example.org"
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+
+    def to_someone_else(replied: RepliedMessage | None, **content: Any) -> bool:
+        return said_to_someone_else(read(**content), me, BOT, [], replied)
+
+    to_alice, to_me, to_bot = (RepliedMessage("$e", "hi", author) for author in (alice, me, BOT.user_id))
+    assert to_someone_else(to_alice, body="who pays?", **reply)  # the current way: no fallback at all
+    assert not to_someone_else(to_me, body="who pays?", **reply)
+    assert not to_someone_else(to_bot, body="who pays?", **reply)
+    # An older client's fallback names someone; the event itself decides.
+    assert to_someone_else(to_alice, body=f"> <{me}> hi\n\nwho pays?", **reply)
+    assert not to_someone_else(to_me, body=f"> <{alice}> hi\n\nwho pays?", **reply)
+    fallback_pill = (
+        f'<mx-reply><blockquote><a href="https://matrix.to/#/{alice}">{alice}</a> hi</blockquote></mx-reply>ok'
+    )
+    assert not to_someone_else(to_me, body="ok", formatted_body=fallback_pill, **reply)
+    # A reply to a message the bot could not look up is theirs, not the room's.
+    assert to_someone_else(RepliedMessage("$e"), body="who pays?", **reply)
+    assert to_someone_else(None, body="who pays?", **reply)
+    # A thread's pointer for thread-unaware clients is not a reply to that event's sender.
+    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True, **reply}}
+    assert read(body="who pays?", **in_thread).replies_to is None
+    assert not to_someone_else(None, body="who pays?", **in_thread)
+
+
+def test_fallbacks_are_stripped_before_a_command_is_read() -> None:
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    quoted = read(body="> <@alice:x> !faq reload\n> more\n\n!faq upload limit", **reply)
+    assert quoted.body == "!faq upload limit"
+    quoting_the_bot = f'<mx-reply><a href="https://matrix.to/#/{BOT.user_id}">bot</a> said</mx-reply>'
+    html = read(body="!faq upload limit", formatted_body=quoting_the_bot + "!faq upload limit", **reply)
+    assert html.formatted_body == "!faq upload limit" and not mentions_bot(html, BOT)  # quoting the bot is no mention
+    message = incoming_message(
+        quoted, room_id="!r:x", sender="@me:x", bot=BOT, direct=False, members=[], replied=RepliedMessage("$e")
+    )
+    assert message.text == "!faq upload limit" and message.replying_to == RepliedMessage("$e")
+    # Without a reply relation, a leading quote is the member's own.
+    assert read(body="> quoted\n\ntext").body == "> quoted\n\ntext"
+
+
+def test_the_replied_to_message_is_read_from_its_own_event() -> None:
+    text = read(msgtype="m.text", body="FAQ Bot: how do I upload?")
+    member = replied_message("$e", "m.room.message", "@alice:x", text, BOT)
+    assert member == RepliedMessage("$e", "how do I upload?", "@alice:x", from_bot=False)
+    ours = replied_message("$e", "m.room.message", BOT.user_id, read(msgtype="m.notice", body="Uploads"), BOT)
+    assert ours.from_bot and ours.text is None  # a notice, an image: nothing a moderator could teach
+    long = replied_message("$e", "m.room.message", "@a:x", read(msgtype="m.text", body="x" * 70_000), BOT)
+    assert long.text is not None and len(long.text) == REMEMBERED_TEXT_CHARS
 
 
 def test_members_are_read_only_when_the_message_opens_with_a_name() -> None:
@@ -208,19 +259,22 @@ def test_only_members_text_messages_are_read() -> None:
 # -- replies out --------------------------------------------------------------------------------
 
 
-def test_reply_content_answers_in_the_thread_and_pings_only_an_asker() -> None:
+def test_reply_content_answers_in_the_thread_without_a_fallback_and_pings_nobody() -> None:
     entry = Entry("e", "Uploads", "Up to 40 MB.", "/up", "https://docs.example.org/up", "Media", "faq.yml", 1)
-    explicit = reply_content(Reply(ReplyKind.ANSWER, entry=entry), "$q", "@asker:x", thread="$root")
-    assert explicit["msgtype"] == "m.notice" and explicit["m.mentions"] == {"user_ids": ["@asker:x"]}
+    explicit = reply_content(Reply(ReplyKind.ANSWER, entry=entry), "$q", thread="$root")
+    assert explicit["msgtype"] == "m.notice" and explicit["m.mentions"] == {}  # not even the asker
     assert explicit["m.relates_to"] == {
         "rel_type": "m.thread",
         "event_id": "$root",
         "is_falling_back": False,
         "m.in_reply_to": {"event_id": "$q"},
     }
-    passive = reply_content(Reply(ReplyKind.ANSWER, passive=True, entry=entry), "$q", "@asker:x", thread=None)
+    # No reply fallback (removed in spec v1.13): nothing quoted, no <mx-reply>.
+    assert not explicit["body"].startswith(">") and "mx-reply" not in explicit["formatted_body"]
+    passive = reply_content(Reply(ReplyKind.ANSWER, passive=True, entry=entry), "$q", thread=None)
     assert passive["m.mentions"] == {} and passive["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
     assert transaction_id("$a/b+c:x") == "faqbot-_a_b_c_x"
+    assert transaction_id("$a/b+c:x", "handoff") == "faqbot-handoff-_a_b_c_x"
 
 
 # -- what a failure means -----------------------------------------------------------------------
