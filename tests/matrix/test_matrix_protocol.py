@@ -17,13 +17,18 @@ from faqbot.platforms.matrix_bot import MatrixConfig
 from faqbot.platforms.matrix_protocol import (
     REMEMBERED_TEXT_CHARS,
     BotIdentity,
+    Feedback,
     MessageContent,
+    Reaction,
     Trouble,
     classify_error,
     describe_unreachable,
     incoming_message,
+    is_moderator,
     member_text,
     mentions_bot,
+    permalink,
+    privileged_creators,
     question_text,
     replied_message,
     reply_content,
@@ -32,8 +37,11 @@ from faqbot.platforms.matrix_protocol import (
 )
 from faqbot.platforms.matrix_state import (
     ANSWERED_LIMIT,
+    REPLIES_LIMIT,
     AdapterState,
+    AnswerKind,
     LegacySession,
+    SentAnswer,
     Session,
 )
 from faqbot.responder import RepliedMessage, Reply, ReplyKind
@@ -142,7 +150,8 @@ def test_a_reply_is_to_whoever_sent_the_replied_to_event_whatever_a_fallback_say
     assert to_someone_else(RepliedMessage("$e"), body="who pays?", **reply)
     assert to_someone_else(None, body="who pays?", **reply)
     # A thread's pointer for thread-unaware clients is not a reply to that event's sender.
-    in_thread = {"m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True, **reply}}
+    pointer = {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True, **reply["m.relates_to"]}
+    in_thread = {"m.relates_to": pointer}
     assert read(body="who pays?", **in_thread).replies_to is None
     assert not to_someone_else(None, body="who pays?", **in_thread)
 
@@ -256,6 +265,59 @@ def test_only_members_text_messages_are_read() -> None:
     assert not member_text("m.room.message", read(msgtype=5, body="hi"))
 
 
+# -- reactions and moderators -----------------------------------------------------------------
+
+
+def test_reaction_keys_are_read_whatever_their_variant() -> None:
+    def annotation(key: object, rel_type: object = "m.annotation", event_id: object = "$answer") -> dict[str, Any]:
+        return {"m.relates_to": {"rel_type": rel_type, "event_id": event_id, "key": key}}
+
+    for key, feedback in [
+        ("👍", Feedback.HELPFUL),
+        ("👍\ufe0f", Feedback.HELPFUL),  # Element's
+        ("👍🏿", Feedback.HELPFUL),
+        ("👎🏼", Feedback.UNHELPFUL),
+        ("🗑️", Feedback.REMOVE),
+        ("🗑", Feedback.REMOVE),
+        ("✅", Feedback.SOLVED),
+        ("🙋", Feedback.HUMAN),
+        ("🙋\u200d\u2642\ufe0f", Feedback.HUMAN),
+        ("🙋🏾\u200d\u2640", Feedback.HUMAN),
+    ]:
+        assert Reaction.read(annotation(key)) == Reaction("$answer", feedback), key
+    for other in ("🎉", "+1", "", "👍" * 40, "thumbs up"):
+        assert Reaction.read(annotation(other)) == Reaction("$answer", None), other
+    for broken in (
+        None,
+        5,
+        [],
+        {},
+        annotation("👍", rel_type="m.reference"),
+        annotation(5),
+        annotation("👍", event_id=5),
+    ):
+        assert Reaction.read(broken) is None
+
+
+def test_moderators_by_power_level_creators_and_the_configured_list() -> None:
+    assert is_moderator("@mod:x", 50, ()) and is_moderator("@admin:x", 100, ())
+    assert not is_moderator("@member:x", 49, ()) and not is_moderator("@member:x", True, ())  # True is no level
+    assert is_moderator("@listed:x", 0, ("@listed:x",))
+    assert not is_moderator("@anyone:x", 0, ("x", ":x", "*"))  # a whole server is never a moderator
+    assert is_moderator("@creator:x", 0, (), creators={"@creator:x"})
+    content = {"room_version": "12", "additional_creators": ["@co:x", 5]}
+    assert privileged_creators("12", "@creator:x", content) == {"@creator:x", "@co:x"}
+    assert privileged_creators("13", "@creator:x", None) == {"@creator:x"}
+    for version in ("10", "11", "1", None, 12, "org.example.custom"):
+        assert privileged_creators(version, "@creator:x", content) == frozenset(), version  # listed in power levels
+
+
+def test_a_permalink_escapes_room_and_event_ids() -> None:
+    assert permalink("!abc:example.org", "$ev/+x", "example.org") == (
+        "https://matrix.to/#/%21abc%3Aexample.org/%24ev%2F%2Bx?via=example.org"
+    )
+
+
 # -- replies out --------------------------------------------------------------------------------
 
 
@@ -327,7 +389,12 @@ def test_state_round_trips_and_stays_bounded() -> None:
     state.add_direct("!dm:x")
     state.set_sync_position("DEVICE", "s123")
     state.hand_back("!room:x", "$9")
+    for number in range(REPLIES_LIMIT + 5):
+        state.sent_answer(f"$answer{number}", SentAnswer(AnswerKind.PASSIVE))
+    state.sent_answer("$help", SentAnswer(AnswerKind.HELP_POST, "$post"))
     reloaded = AdapterState.from_json(state.to_json())
+    assert reloaded.answer("$answer0") is None and reloaded.answer("$answer9") == SentAnswer(AnswerKind.PASSIVE)
+    assert reloaded.answer("$help") == SentAnswer(AnswerKind.HELP_POST, "$post")
     assert not reloaded.answered("$0") and reloaded.answered(f"${ANSWERED_LIMIT + 4}")
     assert not reloaded.answered("$9"), "a handed-back question is answered again by the next run"
     assert reloaded.is_direct("!dm:x") and list(reloaded.handed_back) == [("!room:x", "$9")]
@@ -349,6 +416,12 @@ def test_state_round_trips_and_stays_bounded() -> None:
         {"handed_back": "x"},
         {"sync": 5},
         {"sync": {"device_id": 5, "next_batch": "s1"}},
+        {"answers": 5},
+        {"answers": [["$a", "passive"]]},
+        {"answers": [["$a", "shouted", None]]},
+        {"answers": [["$a", ["passive"], None]]},
+        {"answers": [["", "passive", None]]},
+        {"answers": [["$a", "help post", 5]]},
     ],
 )
 def test_state_of_the_wrong_shape_is_refused_whole(data: Any) -> None:
