@@ -27,6 +27,7 @@ from faqbot.platforms.matrix_protocol import (
     is_moderator,
     member_text,
     mentions_bot,
+    notice_content,
     permalink,
     privileged_creators,
     question_text,
@@ -337,6 +338,15 @@ def test_reply_content_answers_in_the_thread_without_a_fallback_and_pings_nobody
     assert passive["m.mentions"] == {} and passive["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
     assert transaction_id("$a/b+c:x") == "faqbot-_a_b_c_x"
     assert transaction_id("$a/b+c:x", "handoff") == "faqbot-handoff-_a_b_c_x"
+
+
+def test_the_hand_off_notice_links_the_post_and_pings_nobody() -> None:
+    link = permalink("!help:x", "$post", "x")
+    notice = notice_content(Reply(ReplyKind.HANDOFF, link=link))
+    assert notice["msgtype"] == "m.notice" and notice["m.mentions"] == {} and "m.relates_to" not in notice
+    assert link in notice["body"] and f'<a href="{link}">' in notice["formatted_body"]
+    unsafe = notice_content(Reply(ReplyKind.HANDOFF, link="javascript:alert(1)"))
+    assert "javascript" not in unsafe["body"] + unsafe["formatted_body"]
 
 
 # -- what a failure means -----------------------------------------------------------------------
