@@ -9,6 +9,7 @@ What the bot recorded is read back from that store after `stop_bot` or a flush.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from nio import RoomCreateResponse, RoomPutAliasResponse
 
 from faqbot.platforms.matrix_bot import MatrixBot
 from faqbot.platforms.matrix_protocol import permalink
+from faqbot.platforms.matrix_state import STATE_FILE
 from faqbot.render import HELP_POST_REACTIONS
 from faqbot.store.records import EntryCounts, LearnedPhrasing
 from tests.matrix.conftest import (
@@ -204,8 +206,11 @@ async def test_a_passive_answer_is_removed_by_its_asker_or_a_moderator_also_afte
     await member.react(room, upload, "🗑")
     await member.wait_redacted(room, upload)
     assert not await member.is_redacted(room, explicit)
+    await eventually(lambda: counts(bot)["upload-limit"].removed == 1, "the removal after the restart")
+    await moderator.redact(room, explicit)  # a moderator deleting an answer by hand: a removal too
+    await eventually(lambda: counts(bot)["report-post"].removed == 2, "the hand-made removal")
     removed = {entry: numbers.removed for entry, numbers in counts(bot).items()}
-    assert removed == {"reset-password": 1, "report-post": 1, "upload-limit": 1}
+    assert removed == {"reset-password": 1, "report-post": 2, "upload-limit": 1}
 
 
 # -- moderators -------------------------------------------------------------------------------
@@ -231,6 +236,12 @@ async def test_a_moderators_reply_correction_answers_the_member_in_their_thread_
         "m.in_reply_to": {"event_id": asked},
     }
     assert member.replies_to(correction, bot.user_id) == []
+    # Words their author deleted are not taught, though the bot saw them.
+    deleted = await member.send(room, "how many gigabytes fit in one go?")
+    await member.redact(room, deleted)
+    await sentinel(member, bot, room)
+    await moderator.send(room, "!faq upload-limit", **reply(deleted))
+    await member.reply_to(deleted, bot.user_id)  # answered (it names the entry), but nothing to learn
     assert [(p.text, p.entry_id) for p in learned(bot)] == [(LOCKED_OUT, "reset-password")]
 
     # Learned at once: another member asking the same in another room gets the answer.
@@ -342,6 +353,8 @@ async def test_a_help_post_gets_one_answer_in_its_thread_and_later_only_the_post
     # A post a moderator answers in its grace period is theirs; an edit in it is what the post asks.
     answered_by_human = await bystander.send(help_room, "How do I report a post?")
     await moderator.send(help_room, "Use the ⋯ menu on the post.", **in_thread(answered_by_human))
+    withdrawn = await bystander.send(help_room, "What is the maximum upload size?")
+    await bystander.redact(help_room, withdrawn)
     edited = await member.send(help_room, "hello everyone")
     await member.send(
         help_room,
@@ -354,6 +367,7 @@ async def test_a_help_post_gets_one_answer_in_its_thread_and_later_only_the_post
     assert UPLOAD_URL in (await member.reply_to(edited, bot.user_id)).source["content"]["body"]
     await asyncio.sleep(0.5)  # both grace periods are over, both posts decided
     assert member.replies_to(answered_by_human, bot.user_id) == []
+    assert member.replies_to(withdrawn, bot.user_id) == []
     assert len(member.replies_to(post, bot.user_id)) == 1, "one answer per post"
 
 
@@ -390,3 +404,21 @@ async def test_i_need_a_human_tells_the_helpers_room_once_and_solved_counts_as_h
     assert counts(bot)["reset-password"].unhelpful == 1
     await asyncio.sleep(0.5)
     assert len(moderator.messages_in(helpers, bot.user_id)) == 1
+
+
+async def test_a_stop_hands_help_posts_in_their_grace_period_to_the_next_run(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "600"}
+    bot, env = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    post = await people.member.send(help_room, "How do I report a post?")
+    await wait_until(lambda: bot._pending_posts, 15, "the post in its grace period")
+    await stop_bot(bot)
+    assert [post] == [event for _, event in json.loads((tmp_path / "state" / STATE_FILE).read_text())["handed_back"]]
+
+    bot = await run_bot({**env, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2"})
+    answer = await people.member.reply_to(post, bot.user_id)
+    assert REPORT_URL in answer.source["content"]["body"]
+    assert answer.source["content"]["m.relates_to"]["event_id"] == post
