@@ -826,20 +826,8 @@ class MatrixBot:
         seen = self._seen.get(event_id)
         if seen is not None:
             return seen
-        client = self.client
-        assert client is not None
-        try:
-            response = await self._call(client.room_get_event(room.room_id, event_id), self.config.lookup_timeout)
-            event = response.event if isinstance(response, RoomGetEventResponse) else None
-            if isinstance(event, MegolmEvent):
-                event = client.decrypt_event(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            logger.info("cannot look up %s in %s: %s: %s", event_id, room.room_id, type(error).__name__, error)
-            return _Seen(None, None, None)
+        event, why = await self._fetch_event(room.room_id, event_id, self.config.lookup_timeout)
         if event is None:
-            why = self._failure_of(response).description if isinstance(response, ErrorResponse) else "not an event"
             logger.info("cannot look up %s in %s: %s", event_id, room.room_id, why)
             return _Seen(None, None, None)
         source = event.source if isinstance(event.source, dict) else {}
@@ -849,22 +837,32 @@ class MatrixBot:
         self._seen[event_id] = seen
         return seen
 
+    async def _fetch_event(self, room_id: str, event_id: str, timeout: float | None = None) -> tuple[Any, str]:
+        """One event by its id, decrypted when it can be: (the event, "") or (None, why not)."""
+        client = self.client
+        assert client is not None
+        try:
+            response = await self._call(client.room_get_event(room_id, event_id), timeout)
+            if isinstance(response, ErrorResponse):
+                return None, self._failure_of(response).description
+            if not isinstance(response, RoomGetEventResponse):
+                return None, f"an unexpected answer ({type(response).__name__})"
+            event = response.event
+            return (client.decrypt_event(event) if isinstance(event, MegolmEvent) else event), ""
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            return None, f"{type(error).__name__}: {error}"
+
     async def _answer_handed_back(self) -> None:
         """Questions the last run could not answer before it stopped."""
         client = self.client
         assert client is not None
         for room_id, event_id in list(self._state.handed_back):
             room = client.rooms.get(room_id)
-            try:
-                response = await self._call(client.room_get_event(room_id, event_id)) if room else None
-                event = response.event if isinstance(response, RoomGetEventResponse) else None
-                if isinstance(event, MegolmEvent):
-                    event = client.decrypt_event(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("cannot fetch the handed-back question %s: %s", event_id, error)
-                event = None
+            event, why = await self._fetch_event(room_id, event_id) if room else (None, "the room is gone")
+            if event is None:
+                logger.warning("cannot fetch the handed-back question %s: %s", event_id, why)
             self._state.drop_handed_back(room_id, event_id)
             self._keeper.changed()
             if room is not None and (isinstance(event, RoomMessageText) or _is_member_text(event)):
@@ -917,7 +915,7 @@ class MatrixBot:
             except Overloaded:
                 return
             if handled.reply is None:
-                self.bot.help_post_sent(post, handled, None)
+                await self.bot.in_worker(self.bot.help_post_sent, post, handled, None)
                 return
             self._queue_answer(
                 room.room_id,
@@ -934,7 +932,8 @@ class MatrixBot:
                 del self._pending_posts[pending.post_id]
 
     def _post_answered(self, post: HelpPost, handled: Handled, reply_id: str | None) -> None:
-        self.bot.help_post_sent(post, handled, reply_id)
+        # On the core's thread, where `help_outcome` reads what this writes (who opened which post).
+        self._spawn(self._in_worker(self.bot.help_post_sent, post, handled, reply_id))
         if reply_id is not None:
             self._askers[reply_id] = post.author_id
             self._state.sent_answer(reply_id, SentAnswer(AnswerKind.HELP_POST, post.post_id))
@@ -1130,6 +1129,12 @@ class MatrixBot:
         """Logged only: the sender's client did not share its key with this device."""
         if event.server_timestamp >= self.started_at_ms:
             logger.warning("cannot decrypt %s in %s (session %s)", event.event_id, room.room_id, event.session_id)
+
+    async def _in_worker(self, work: Callable[..., object], *args: object) -> None:
+        try:
+            await self.bot.in_worker(work, *args)
+        except Exception:
+            logger.exception("could not record %s", getattr(work, "__name__", work))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
