@@ -966,6 +966,12 @@ class MatrixBot:
         self._help_room_ids = frozenset(help_rooms)
         human = self.config.human_room
         self._human_room_id = await self._resolve(human, "matrix.human_room") if human else None
+        if help_rooms:
+            grace = self.config.help_grace_seconds
+            helpers = self._human_room_id or "no helpers' room (matrix.human_room)"
+            logger.info(
+                "help rooms: %s; new posts wait %g s; hand-offs to %s", ", ".join(sorted(help_rooms)), grace, helpers
+            )
         for room_id in sorted(help_rooms - set(client.rooms)):
             logger.warning("the help room %s has not been joined: invite the bot there", room_id)
         if self._human_room_id is not None and self._human_room_id not in client.rooms:

@@ -277,6 +277,13 @@ async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Call
         await stop_bot(bot)
 
 
+def helpful(bot: MatrixBot, entry_id: str) -> int:
+    """👍 the store holds for an entry's answers (what `faqbot stats` shows)."""
+    recorder = bot.bot.recorder
+    assert recorder is not None and recorder.flush(5)
+    return next((e.helpful for e in recorder.store.entry_counts() if e.entry_id == entry_id), 0)
+
+
 RunBot = Callable[..., Awaitable[MatrixBot]]
 MakeMember = Callable[[SynapseServer], Awaitable[Member]]
 BotInRoom = tuple[MatrixBot, Member, str]

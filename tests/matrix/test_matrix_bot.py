@@ -28,6 +28,7 @@ from tests.matrix.conftest import (
     RunBot,
     ask_until_rate_limited,
     bot_environment,
+    helpful,
     make_bot,
     room_with_bot,
     sentinel,
@@ -134,6 +135,8 @@ async def test_encrypted_room_survives_a_bot_restart(
     question = await member.send(room_id, "!faq how do I report a post")
     answer = await member.reply_to(question, bot.user_id)
     assert answer.decrypted and REPORT_URL in answer.source["content"]["body"]
+    await member.react(room_id, answer.event_id, "👍")  # an encrypted reaction is a rating too
+    await wait_until(lambda: helpful(bot, "report-post") == 1, 15, "the encrypted 👍 in the store")
 
 
 async def test_ignores_notices_edits_own_events_and_history(
