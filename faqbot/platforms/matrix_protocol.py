@@ -31,7 +31,6 @@ from faqbot.responder import IncomingMessage, RepliedMessage, Reply
 HTML_FORMAT = "org.matrix.custom.html"
 MODERATOR_POWER_LEVEL = 50  # the usual line: Element's "Moderator" role
 REMEMBERED_TEXT_CHARS = 2000  # a replied-to member's words kept for a correction (the store keeps as many)
-_REACTION_KEY_CHARS = 64  # an emoji sequence is a few code points; longer keys are not ours to read
 _SERVER_MESSAGE_CHARS = 160  # a homeserver's error text in our log line; some quote whole keys back
 
 
@@ -309,8 +308,6 @@ _EMOJI_VARIANTS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 
 def feedback_of(key: str) -> Feedback | None:
     """The feedback a reaction key gives, whatever its variant (🙋‍♀️ is 🙋, a joiner and ♀)."""
-    if len(key) > _REACTION_KEY_CHARS:
-        return None
     base = _EMOJI_VARIANTS.sub("", key.split("\u200d", 1)[0]).strip()
     try:
         return Feedback(base)
