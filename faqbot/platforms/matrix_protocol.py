@@ -48,7 +48,9 @@ def _mapping(value: object) -> Mapping[str, Any]:
 # Reply fallbacks, which the spec dropped in v1.13 and older clients still send: the quoted
 # original above the reply in `body`, and an <mx-reply> block in `formatted_body`.
 _QUOTED_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
-_MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+# Anchored, as the fallback always leads: unanchored, a body of many unclosed <mx-reply> tags
+# would make the search rescan the rest of the body from each one (quadratic time).
+_MX_REPLY = re.compile(r"\A\s*<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ def privileged_creators(room_version: object, sender: object, content: object) -
     """The users a room's `m.room.create` event makes its creators, when the room version
     gives creators unlimited power (matrix-nio reads them as power level 0); else none."""
     version = room_version if isinstance(room_version, str) else ""
-    if not (version in _PRIVILEGED_CREATOR_VERSIONS or (version.isdigit() and int(version) >= 12)):
+    numbered = version.isascii() and version.isdigit() and len(version) < 6
+    if not (version in _PRIVILEGED_CREATOR_VERSIONS or (numbered and int(version) >= 12)):
         return frozenset()
     extra = _mapping(content).get("additional_creators")
     others = [user for user in extra if isinstance(user, str)] if isinstance(extra, list) else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,9 @@ def test_fallbacks_are_stripped_before_a_command_is_read() -> None:
         quoted, room_id="!r:x", sender="@me:x", bot=BOT, direct=False, members=[], replied=RepliedMessage("$e")
     )
     assert message.text == "!faq upload limit" and message.replying_to == RepliedMessage("$e")
+    # Only a leading fallback is one: <mx-reply> later in the message is the member's own text.
+    later = read(body="x", formatted_body="hi <mx-reply>x</mx-reply>", **reply)
+    assert later.formatted_body == "hi <mx-reply>x</mx-reply>"
     # Without a reply relation, a leading quote is the member's own.
     assert read(body="> quoted\n\ntext").body == "> quoted\n\ntext"
 
@@ -246,6 +250,31 @@ def test_malformed_content_never_raises() -> None:
         _translate({name: rng.choice(_HOSTILE_VALUES) for name in picked})
 
 
+# Contents as large as a Matrix event allows (64 KB), shaped to make a pattern rescan the rest
+# of the text from every position: each is read in about a millisecond. The bound is a sanity
+# check; an unanchored <mx-reply> pattern took 3 s on the first of these.
+RESCANNING_CONTENTS = {
+    "unclosed fallbacks": {"body": "x", "formatted_body": "<mx-reply>" * 6000},
+    "fallback quote lines": {"body": "> <@a:x> q\n" * 5000 + "!faq upload limit"},
+    "pills": {"body": "x", "formatted_body": '<a href="https://matrix.to/#/@' * 2000},
+    "names": {"body": "FAQ Bot " * 7000},
+    "spaces": {"body": " " * 60_000 + "x"},
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("content", RESCANNING_CONTENTS.values(), ids=RESCANNING_CONTENTS.keys())
+def test_large_hostile_messages_are_read_at_once(content: dict[str, Any]) -> None:
+    content = {**content, "msgtype": "m.text", "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    start = time.perf_counter()
+    read_content = MessageContent.read(content)
+    incoming_message(
+        read_content, room_id="!r:x", sender="@m:x", bot=BOT, direct=False, members=[], replied=RepliedMessage("$e")
+    )
+    replied_message("$e", "m.room.message", "@m:x", read_content, BOT)
+    assert time.perf_counter() - start < 1.0
+
+
 def test_malformed_fields_read_as_absent_and_the_rest_still_counts() -> None:
     nothing_mentioned = read(body="how big can files be", **{"m.mentions": {"user_ids": 5}})
     assert nothing_mentioned.mentioned == ()  # m.mentions was sent: nobody is mentioned
@@ -309,7 +338,7 @@ def test_moderators_by_power_level_creators_and_the_configured_list() -> None:
     content = {"room_version": "12", "additional_creators": ["@co:x", 5]}
     assert privileged_creators("12", "@creator:x", content) == {"@creator:x", "@co:x"}
     assert privileged_creators("13", "@creator:x", None) == {"@creator:x"}
-    for version in ("10", "11", "1", None, 12, "org.example.custom"):
+    for version in ("10", "11", "1", None, 12, "org.example.custom", "１２", "9" * 5000):
         assert privileged_creators(version, "@creator:x", content) == frozenset(), version  # listed in power levels
 
 
