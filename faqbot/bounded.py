@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, MutableMapping
+from collections.abc import Callable, Hashable, ItemsView, Iterator, MutableMapping, ValuesView
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -70,6 +70,14 @@ class BoundedDict(MutableMapping[K, V], Generic[K, V]):
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._items)
+
+    def items(self) -> ItemsView[K, V]:
+        """Every item, oldest first; reading them all makes none recent (and can be done while
+        iterating: the mixin's view reads each through `__getitem__`, which reorders)."""
+        return self._items.items()
+
+    def values(self) -> ValuesView[V]:
+        return self._items.values()
 
     def __len__(self) -> int:
         return len(self._items)

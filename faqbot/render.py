@@ -282,6 +282,9 @@ def render_matrix(reply: Reply) -> MatrixText:
         if listing.page < listing.page_count:
             parts.append(f"<p>More: <code>{prefix} list {listing.page + 1}</code></p>")
         formatted = "".join(parts)
+    elif reply.kind is ReplyKind.HANDOFF and safe_url(reply.link):
+        url = html.escape(reply.link or "", quote=True)
+        formatted = f'<p>A member would like a human to help with <a href="{url}">their post</a>.</p>'
     elif reply.kind is ReplyKind.HELP:
         formatted = (
             "<ul>"

@@ -350,6 +350,11 @@ class Responder:
             return self._explicit_answer(text, message, explain)
         return self._passive_answer(text, message, explain)
 
+    def is_command(self, text: str) -> bool:
+        """Whether `text` is a command (`!faq ...`): an adapter that treats chat and posts
+        apart (a help room's new message is a post, unless it is a command) asks here."""
+        return self._command_argument(text.strip()) is not None
+
     def autocomplete(self, partial: str, limit: int = 25) -> list[Entry]:
         """Entries to offer while a member is still typing a question."""
         partial = partial.strip()[: self.settings.max_question_chars]

@@ -202,6 +202,15 @@ def matrix_inviters(value: Any) -> tuple[str, ...]:
     return found
 
 
+def matrix_user_ids(value: Any) -> tuple[str, ...]:
+    """Matrix user ids only: a list of moderators never names a whole server."""
+    found = items(value)
+    for entry in found:
+        if not re.fullmatch(r"@[^:\s]+:\S+", entry):
+            raise ValueError("expected Matrix user ids like @mod:example.org")
+    return found
+
+
 def database_url(value: Any) -> DatabaseUrl | None:
     found = text(value)
     if not found:
@@ -307,7 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("matrix.allowed_inviters", matrix_inviters, (),
        "@user:server, server or * allowed to invite the bot", shown_default="the bot's own homeserver"),
     _s("matrix.device_name", text, "faqbot", "the device name members see"),
-    _s("matrix.moderators", matrix_inviters, (),
+    _s("matrix.moderators", matrix_user_ids, (),
        "@user:server ids counted as moderators (as is anyone with power level 50 in the room)"),
     _s("matrix.help_rooms", items, (),
        "room ids or aliases where each top-level message is a help post and gets one answer, in a thread"),

@@ -1,8 +1,23 @@
 """Matrix adapter: the I/O around `matrix_protocol`. Log in, sync, send, keep state.
 
-What to say is decided by `faqbot.responder`, worded by `faqbot.render`, and turned
-into Matrix content by `faqbot.platforms.matrix_protocol`. This module talks to the
-homeserver and keeps going through what goes wrong there:
+What to say is decided by the core (`faqbot.bot.Bot`, which runs `faqbot.responder` on its
+own thread and records into the store), worded by `faqbot.render`, and turned into Matrix
+content by `faqbot.platforms.matrix_protocol`. This module translates events into the
+core's calls and its replies into events:
+
+- a message: who sent it (a moderator: power level 50, a room creator where creators
+  outrank power levels, or `matrix.moderators`), what it replies to (the replied-to event
+  itself, seen in the sync or fetched once: Matrix dropped reply fallbacks), then
+  `Bot.ahandle`; the answer goes out as a reply (to the member's message a moderator
+  pointed at, in that message's thread, when the core says so) and `Bot.sent` records it;
+- reactions on the bot's answers: 👍 / 👎 rate them (a redaction takes a rating back); 🗑️
+  from the asker (per the store after a restart) or a moderator redacts a passive answer;
+- help rooms (`matrix.help_rooms`): each new top-level message is a help post, answered
+  once after `chat.help_grace_seconds` unless a moderator replied in its thread first, in
+  a thread rooted at it; ✅ / 🙋 on that answer say solved, or ask for a human, and the
+  helpers' room (`matrix.human_room`) hears of it once, with a link, pinging nobody.
+
+It keeps going through what goes wrong at the homeserver:
 
 - start-up against a homeserver that refuses, does not answer or speaks another
   scheme: one line naming the URL and what happened, retried with backoff for
@@ -16,7 +31,8 @@ homeserver and keeps going through what goes wrong there:
   file say so, and what was kept in memory is written once the disk has room;
 - a corrupt state, session or encryption store is set aside and the bot starts anew
   (the encryption store's care is `faqbot.platforms.matrix_store`);
-- a stop sends what it can within a few seconds and hands the rest to the next run.
+- a stop sends what it can within a few seconds and hands the rest (questions not yet
+  decided, help posts still in their grace period) to the next run.
 
 `faqbot run matrix` calls `main`; tests drive `MatrixBot` directly.
 """
@@ -26,13 +42,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -42,26 +59,36 @@ from nio import (
     BadEvent,
     ErrorResponse,
     InviteMemberEvent,
-    JoinError,
+    JoinResponse,
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    ReactionEvent,
+    RedactionEvent,
+    RoomCreateEvent,
     RoomGetEventResponse,
     RoomMessageText,
+    RoomRedactResponse,
+    RoomResolveAliasResponse,
     RoomSendResponse,
     SyncError,
+    SyncResponse,
     WhoamiResponse,
 )
 
+from faqbot.answering import Overloaded
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
-from faqbot.bot import Bot
+from faqbot.bot import Bot, Handled
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.platforms.matrix_protocol import (
+    REMEMBERED_TEXT_CHARS,
     BotIdentity,
     Failure,
+    Feedback,
     MessageContent,
+    Reaction,
     Trouble,
     classify_error,
     classify_exception,
@@ -69,11 +96,26 @@ from faqbot.platforms.matrix_protocol import (
     ignored,
     incoming_message,
     inviter_allowed,
+    is_moderator,
     member_text,
+    mentions_bot,
+    notice_content,
+    permalink,
+    privileged_creators,
+    question_text,
+    replied_message,
     reply_content,
     transaction_id,
 )
-from faqbot.platforms.matrix_state import SESSION_FILE, STATE_FILE, AdapterState, LegacySession, Session
+from faqbot.platforms.matrix_state import (
+    SESSION_FILE,
+    STATE_FILE,
+    AdapterState,
+    AnswerKind,
+    LegacySession,
+    SentAnswer,
+    Session,
+)
 from faqbot.platforms.matrix_store import (
     EncryptionStore,
     KeyStore,
@@ -81,17 +123,26 @@ from faqbot.platforms.matrix_store import (
     StoreUnavailable,
     close_store,
 )
-from faqbot.responder import Responder
+from faqbot.responder import HelpPost, IncomingMessage, RepliedMessage, Reply, ReplyKind
 from faqbot.settings import Settings
 from faqbot.state_folder import StateFolder
 
 logger = logging.getLogger("faqbot.matrix")
 
 T = TypeVar("T")
+Q = TypeVar("Q")
+R = TypeVar("R")
 
 HANDLED_EVENTS_LIMIT = 10_000  # events decided this run, so a batch taken again is not answered twice
-PENDING_PER_ROOM = 50  # answers waiting in one room; the responder's flood control keeps far below
+PENDING_PER_ROOM = 50  # answers (and questions) waiting in one room; flood control keeps far below
 INVITES_LIMIT = 1000
+SEEN_EVENTS_LIMIT = 5000  # messages remembered for the replies that point at them
+SEEN_EVENTS_BYTES = 8 << 20  # ... and at most about this much of their text
+REMEMBERED_ANSWERS = 10_000
+REMEMBERED_RATINGS = 10_000
+REMEMBERED_POSTS = 10_000
+PENDING_POSTS_LIMIT = 1000  # help posts in their grace period at once; past it, new ones get no answer
+REDACT_TRIES = 3
 
 
 class MatrixBotError(FatalPlatformError):
@@ -129,6 +180,11 @@ class MatrixConfig:
     send_give_up_after: float = 600.0  # an answer this late is no longer worth sending
     doubtful_tries: int = 3  # a server error that may be the content's fault: this many tries
     drain_seconds: float = 5.0  # a stop waits this long for answers still going out
+    moderators: tuple[str, ...] = ()  # user ids counted as moderators, besides power level 50
+    help_rooms: tuple[str, ...] = ()  # room ids or aliases where each new message is a help post
+    human_room: str | None = None  # room id or alias told when a poster asks for a human
+    help_grace_seconds: float = 60.0  # a new help post waits this long for its poster's edits or a moderator
+    lookup_timeout: float = 10.0  # fetching a replied-to event; the room's next message waits for it
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatrixConfig:
@@ -143,7 +199,15 @@ class MatrixConfig:
             allowed_inviters=matrix.allowed_inviters,
             device_name=matrix.device_name,
             connect_timeout=settings.connect_timeout,
+            moderators=matrix.moderators,
+            help_rooms=matrix.help_rooms,
+            human_room=matrix.human_room,
+            help_grace_seconds=settings.help_grace_seconds,
         )
+
+    @property
+    def server_name(self) -> str:
+        return self.user_id.split(":", 1)[1]
 
     def inviter_allowed(self, inviter: str) -> bool:
         return inviter_allowed(inviter, self.allowed_inviters)
@@ -154,30 +218,66 @@ class _Outgoing:
     room_id: str
     content: dict[str, Any]
     txn_id: str
-    answers: str  # the question's event id
+    answers: str  # the question's event id (a hand-off's: the post's)
     give_up_at: float  # time.monotonic()
+    sent: Callable[[str | None], None] | None = None  # told the reply's event id, or None when it was dropped
+    hand_back: bool = True  # unsent at a stop: the next run decides the question again
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """A member's message waiting its turn in its room."""
+
+    room: MatrixRoom
+    event_id: str
+    sender: str
+    content: MessageContent
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A message as its own event says, kept for replies and threads that point at it."""
+
+    sender: str | None
+    text: str | None  # a member's words (text messages only)
+    thread_root: str | None
+
+
+@dataclass
+class _PendingPost:
+    """A new help post in its grace period: its poster may still edit it, a moderator may answer."""
+
+    room: MatrixRoom
+    post_id: str
+    author: str
+    text: str
+    moderator_replied: bool = False
+    task: asyncio.Task[None] | None = None
 
 
 # -- the bot ------------------------------------------------------------------------------
 
 
 class MatrixBot:
-    """One Matrix account answering questions with a `Responder`.
+    """One Matrix account answering questions for a `Bot` (the platform-free core).
 
     `start()` logs in, syncs once and returns when the bot is listening; `stop()` ends
     it; `run(stop)` does both around a stop signal, as `faqbot run matrix` does. A new
     `MatrixBot` on the same state folder resumes the same device, keys and sync position.
+
+    Each room's messages are decided in order, one at a time (the core matches them on
+    its own thread, so other rooms go on meanwhile); each room's answers go out in order.
     """
 
     def __init__(
         self,
         config: MatrixConfig,
-        responder: Responder,
+        bot: Bot,
         health: Health | None = None,
         folder: StateFolder | None = None,
     ) -> None:
         self.config = config
-        self.responder = responder
+        self.bot = bot
         self.health = health or Health("matrix")
         self.folder = folder or StateFolder.open(config.state_dir)
         self.client: AsyncClient | None = None
@@ -185,10 +285,22 @@ class MatrixBot:
         self._state = self.folder.read_json(STATE_FILE, AdapterState.from_json) or AdapterState()
         self._store = EncryptionStore(self.folder, config.user_id, self.health)
         self._keeper = _StateKeeper(self.folder, self._state, self.health, after_save=self._catch_up_store)
+        self._inbox: _RoomQueues[_Incoming] = _RoomQueues(self._decide, PENDING_PER_ROOM, "questions")
         self._outbox = _Outbox(self)
         self._names: frozenset[str] = frozenset({config.user_id[1:].split(":", 1)[0]})
         self._handled: BoundedDict[str, None] = BoundedDict(HANDLED_EVENTS_LIMIT)
         self._handled_invites: BoundedDict[str, None] = BoundedDict(INVITES_LIMIT)
+        # Messages seen or fetched, for the replies and threads that point at them: fetched once.
+        self._seen: BoundedDict[str, _Seen] = BoundedDict(SEEN_EVENTS_LIMIT, SEEN_EVENTS_BYTES, _seen_size)
+        # Who asked what each latest answer answers (in memory only: the store knows after a restart).
+        self._askers: BoundedDict[str, str] = BoundedDict(REMEMBERED_ANSWERS)
+        # 👍 / 👎 reactions on answers, so a redaction of one takes its rating back (in memory only).
+        self._ratings: BoundedDict[str, tuple[str, str]] = BoundedDict(REMEMBERED_RATINGS)
+        self._posters: BoundedDict[str, str] = BoundedDict(REMEMBERED_POSTS)  # help post -> who opened it
+        self._pending_posts: dict[str, _PendingPost] = {}
+        self._creators: dict[str, frozenset[str]] = {}  # per joined room, from its m.room.create
+        self._help_room_ids: frozenset[str] = frozenset()  # matrix.help_rooms, aliases resolved at start-up
+        self._human_room_id: str | None = None  # matrix.human_room, likewise
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sync_task: asyncio.Task[None] | None = None
         self._keys_lock = asyncio.Lock()
@@ -201,16 +313,21 @@ class MatrixBot:
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in, do the first sync, then keep syncing in the background."""
+        """Log in, bring back what moderators taught and set, do the first sync, then keep
+        syncing in the background."""
         self.started_at_ms = int(time.time() * 1000)
         self.client = await self._connect()
         try:
+            await self.bot.in_worker(self.bot.restore)
             self.client.add_event_callback(self._on_message, RoomMessageText)
             self.client.add_event_callback(self._on_malformed, BadEvent)
             self.client.add_event_callback(self._on_invite, InviteMemberEvent)
             self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
+            self.client.add_event_callback(self._on_reaction, ReactionEvent)
+            self.client.add_event_callback(self._on_redaction, RedactionEvent)
             await self._learn_display_name()
             await self._first_sync()
+            await self._resolve_configured_rooms()
             self._keeper.start()
             await self._maintain_keys()
             self._sync_task = asyncio.create_task(self._sync_loop(), name="faqbot-matrix-sync")
@@ -221,13 +338,23 @@ class MatrixBot:
         logger.info("listening as %s (device %s)", self.user_id, self.client.device_id)
 
     async def stop(self) -> None:
-        """Stop syncing, give answers still going out a few seconds, hand the rest to the
-        next run, save the state and close the connection."""
+        """Stop syncing, hand questions not yet decided (help posts still in their grace period
+        too) to the next run, give answers still going out a few seconds, hand the rest on as
+        well, save the state and close the connection."""
         await _cancel(self._sync_task)
         self._sync_task = None
-        unsent = await self._outbox.close(self.config.drain_seconds)
+        for pending in list(self._pending_posts.values()):
+            await _cancel(pending.task)
+            self._state.hand_back(pending.room.room_id, pending.post_id)
+            self._keeper.changed()
+        self._pending_posts.clear()
+        undecided = await self._inbox.close(0)
+        for incoming in undecided:
+            self._state.hand_back(incoming.room.room_id, incoming.event_id)
+        unsent = [item for item in await self._outbox.close(self.config.drain_seconds) if item.hand_back]
         for item in unsent:
             self._state.hand_back(item.room_id, item.answers)
+        if undecided or unsent:
             self._keeper.changed()
         if unsent:
             logger.warning("stopping with %d answer(s) not yet sent: the next run answers them", len(unsent))
@@ -442,6 +569,7 @@ class MatrixBot:
         response = await self._call(client.sync(timeout=timeout_ms, full_state=full_state, since=before), wait)
         if isinstance(response, SyncError):
             raise self._trouble(response, "the sync", (Trouble.SESSION_REFUSED,))
+        self._note_creators(response)  # before any of the batch's messages is decided: those wait their turn
         assert client.device_id is not None
         self._state.set_sync_position(client.device_id, client.next_batch)
         self._keeper.changed()
@@ -547,10 +675,26 @@ class MatrixBot:
             names.add(room_name)
         return BotIdentity(self.user_id, frozenset(names))
 
+    def _is_moderator(self, room: MatrixRoom, user_id: str) -> bool:
+        level = room.power_levels.get_user_level(user_id)
+        return is_moderator(user_id, level, self.config.moderators, self._creators.get(room.room_id, ()))
+
+    def _note_creators(self, response: SyncResponse) -> None:
+        """Remember each room's creators, from its `m.room.create` event: in room version 12 on
+        they outrank every power level, and matrix-nio does not know it."""
+        for room_id, info in response.rooms.join.items():
+            for event in itertools.chain(info.state, info.timeline.events):
+                if isinstance(event, RoomCreateEvent):
+                    content = event.source.get("content") if isinstance(event.source, dict) else None
+                    self._creators[room_id] = privileged_creators(event.room_version, event.sender, content)
+
+    def _is_help_room(self, room: MatrixRoom) -> bool:
+        return room.room_id in self._help_room_ids
+
     async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
         """Never raises: an exception would abort matrix-nio's handling of the rest of the sync."""
         try:
-            self._consider(room, event)
+            self._receive(room, event)
         except Exception:
             logger.exception("could not handle %s in %s", event.event_id, room.room_id)
 
@@ -560,12 +704,13 @@ class MatrixBot:
         each field itself, so such a message is still a message."""
         try:
             if _is_member_text(event):
-                self._consider(room, event)
+                self._receive(room, event)
         except Exception:
             logger.exception("could not handle %s in %s", event.event_id, room.room_id)
 
-    def _consider(self, room: MatrixRoom, event: RoomMessageText | BadEvent, handed_back: bool = False) -> None:
-        """Decide whether a message is a question for the bot, and queue the answer."""
+    def _receive(self, room: MatrixRoom, event: RoomMessageText | BadEvent, handed_back: bool = False) -> None:
+        """Take a message in: remember it (a reply may point at it later), follow a pending help
+        post's edits and moderators, and queue it to be decided in its room's turn."""
         if event.event_id in self._handled or self._state.answered(event.event_id):
             return
         if event.server_timestamp < self.started_at_ms and not handed_back:
@@ -573,30 +718,141 @@ class MatrixBot:
         self._handled[event.event_id] = None
         content = MessageContent.read(event.source.get("content"))
         identity = self._identity_in(room)
+        if content.is_edit:
+            self._follow_edit(event.sender, content, identity)
         if ignored(content, event.sender, identity):
             return
+        self._seen[event.event_id] = _seen(event.event_id, event.source.get("type"), event.sender, content, identity)
+        root = content.thread_root or content.replies_to
+        pending = self._pending_posts.get(root) if root is not None else None
+        if pending is not None and event.sender != pending.author and self._is_moderator(room, event.sender):
+            pending.moderator_replied = True  # a human is on it: the post is theirs
+        self._inbox.put(room.room_id, _Incoming(room, event.event_id, event.sender, content))
+
+    def _follow_edit(self, sender: str, content: MessageContent, identity: BotIdentity) -> None:
+        """An edit by its author changes what a pending help post asks, and what a correction would teach."""
+        target, body = content.related_event, content.new_body
+        if target is None or body is None:
+            return
+        words = question_text(MessageContent(body=body), identity)[:REMEMBERED_TEXT_CHARS]
+        pending = self._pending_posts.get(target)
+        if pending is not None and pending.author == sender and words:
+            pending.text = words
+        seen = self._seen.get(target)
+        if seen is not None and seen.sender == sender and seen.text is not None and words:
+            self._seen[target] = dataclasses.replace(seen, text=words)
+
+    async def _decide(self, incoming: _Incoming) -> None:
+        """One message, in its room's turn: the core decides; the answer is queued to go out."""
+        room, content = incoming.room, incoming.content
+        identity = self._identity_in(room)
+        help_room = self._is_help_room(room)
+        if help_room and content.starts_a_post and not self._asks_the_bot(room, content, identity):
+            self._open_post(room, incoming, identity)
+            return
+        replied = await self._replied(room, content.replies_to) if content.replies_to is not None else None
         message = incoming_message(
             content,
             room_id=room.room_id,
-            sender=event.sender,
+            sender=incoming.sender,
             bot=identity,
             direct=self._state.is_direct(room.room_id),
             members=((user_id, user.display_name) for user_id, user in room.users.items()),
+            message_id=incoming.event_id,
+            replied=replied,
+            moderator=self._is_moderator(room, incoming.sender),
+            names=_room_names(room),
+            help_post_author=await self._poster_of(room, content, replied) if help_room else None,
         )
-        reply = self.responder.respond(message)
+        try:
+            handled = await self.bot.ahandle(message)
+        except Overloaded:
+            return  # far behind: silence (the core says so in the log)
+        reply = handled.reply
         if reply is None:
+            self.bot.sent(message, handled, None)
             return
-        self._state.mark_answered(event.event_id)
-        self._keeper.changed()
-        self._outbox.put(
-            _Outgoing(
-                room_id=room.room_id,
-                content=reply_content(reply, event.event_id, event.sender, content.thread_root),
-                txn_id=transaction_id(event.event_id),
-                answers=event.event_id,
-                give_up_at=time.monotonic() + self.config.send_give_up_after,
-            )
+        target, thread = incoming.event_id, content.thread_root
+        if handled.reply_to is not None:  # a moderator pointed at a member's message: answer it, in its thread
+            target = handled.reply_to
+            pointed = self._seen.get(target)
+            thread = pointed.thread_root if pointed is not None and pointed.thread_root else thread
+        kind = AnswerKind.PASSIVE if reply.passive else AnswerKind.ASKED
+        self._queue_answer(
+            room.room_id,
+            incoming.event_id,
+            reply_content(reply, target, thread),
+            lambda reply_id: self._answered(message, handled, reply_id, kind),
         )
+
+    def _asks_the_bot(self, room: MatrixRoom, content: MessageContent, identity: BotIdentity) -> bool:
+        """A command or a mention: in a help room too, an ask rather than a new post."""
+        return (
+            self._state.is_direct(room.room_id)
+            or mentions_bot(content, identity)
+            or self.bot.responder.is_command(question_text(content, identity))
+        )
+
+    def _queue_answer(
+        self, room_id: str, question_id: str, content: dict[str, Any], sent: Callable[[str | None], None]
+    ) -> None:
+        self._state.mark_answered(question_id)
+        self._keeper.changed()
+        give_up_at = time.monotonic() + self.config.send_give_up_after
+        self._outbox.put(_Outgoing(room_id, content, transaction_id(question_id), question_id, give_up_at, sent))
+
+    def _answered(self, message: IncomingMessage, handled: Handled, reply_id: str | None, kind: AnswerKind) -> None:
+        """The answer went out (`reply_id`) or was dropped (None): record it, and remember an
+        entry's answer so members' reactions to it count."""
+        self.bot.sent(message, handled, reply_id)
+        if reply_id is None or handled.reply is None or handled.reply.kind is not ReplyKind.ANSWER:
+            return
+        pointed = message.replying_to if handled.reply_to is not None else None
+        self._askers[reply_id] = (pointed.author_id if pointed is not None else None) or message.sender_id
+        self._state.sent_answer(reply_id, SentAnswer(kind))
+        self._keeper.changed()
+
+    async def _replied(self, room: MatrixRoom, event_id: str) -> RepliedMessage:
+        """The message a reply points at, from that event itself (Matrix dropped reply
+        fallbacks, and a fallback says whatever its sender typed)."""
+        if self._state.answer(event_id) is not None:
+            return RepliedMessage(event_id, None, self.user_id, from_bot=True)
+        seen = await self._lookup(room, event_id)
+        return RepliedMessage(event_id, seen.text, seen.sender, from_bot=seen.sender == self.user_id)
+
+    async def _lookup(self, room: MatrixRoom, event_id: str) -> _Seen:
+        """A message the bot saw, or else fetched once (`room_get_event`); unknown (no sender)
+        when it cannot be fetched: then a reply to it counts as said to someone else."""
+        seen = self._seen.get(event_id)
+        if seen is not None:
+            return seen
+        event, why = await self._fetch_event(room.room_id, event_id, self.config.lookup_timeout)
+        if event is None:
+            logger.info("cannot look up %s in %s: %s", event_id, room.room_id, why)
+            return _Seen(None, None, None)
+        source = event.source if isinstance(event.source, dict) else {}
+        sender = source.get("sender") if isinstance(source.get("sender"), str) else None
+        content = MessageContent.read(source.get("content"))
+        seen = _seen(event_id, source.get("type"), sender, content, self._identity_in(room))
+        self._seen[event_id] = seen
+        return seen
+
+    async def _fetch_event(self, room_id: str, event_id: str, timeout: float | None = None) -> tuple[Any, str]:
+        """One event by its id, decrypted when it can be: (the event, "") or (None, why not)."""
+        client = self.client
+        assert client is not None
+        try:
+            response = await self._call(client.room_get_event(room_id, event_id), timeout)
+            if isinstance(response, ErrorResponse):
+                return None, self._failure_of(response).description
+            if not isinstance(response, RoomGetEventResponse):
+                return None, f"an unexpected answer ({type(response).__name__})"
+            event = response.event
+            return (client.decrypt_event(event) if isinstance(event, MegolmEvent) else event), ""
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            return None, f"{type(error).__name__}: {error}"
 
     async def _answer_handed_back(self) -> None:
         """Questions the last run could not answer before it stopped."""
@@ -604,20 +860,224 @@ class MatrixBot:
         assert client is not None
         for room_id, event_id in list(self._state.handed_back):
             room = client.rooms.get(room_id)
-            try:
-                response = await self._call(client.room_get_event(room_id, event_id)) if room else None
-                event = response.event if isinstance(response, RoomGetEventResponse) else None
-                if isinstance(event, MegolmEvent):
-                    event = client.decrypt_event(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("cannot fetch the handed-back question %s: %s", event_id, error)
-                event = None
+            event, why = await self._fetch_event(room_id, event_id) if room else (None, "the room is gone")
+            if event is None:
+                logger.warning("cannot fetch the handed-back question %s: %s", event_id, why)
             self._state.drop_handed_back(room_id, event_id)
             self._keeper.changed()
             if room is not None and (isinstance(event, RoomMessageText) or _is_member_text(event)):
-                self._consider(room, event, handed_back=True)
+                self._receive(room, event, handed_back=True)
+
+    # -- help rooms -----------------------------------------------------------------
+
+    async def _poster_of(self, room: MatrixRoom, content: MessageContent, replied: RepliedMessage | None) -> str | None:
+        """Who opened the help post a help room's message belongs to: its thread's root, or
+        the post of the message it replies to; None for a message of its own (a command),
+        "" when the post's author cannot be told (then only moderators get answers there)."""
+        root = content.thread_root
+        if root is None and replied is not None:
+            answer = self._state.answer(replied.message_id) if replied.from_bot else None
+            if answer is None or answer.post_id is None:
+                return replied.author_id or ""
+            root = answer.post_id
+        if root is None:
+            return None
+        return self._posters.get(root) or (await self._lookup(room, root)).sender or ""
+
+    def _open_post(self, room: MatrixRoom, incoming: _Incoming, identity: BotIdentity) -> None:
+        """A new help post: answered once its grace period is over (`_answer_post`)."""
+        if len(self._pending_posts) >= PENDING_POSTS_LIMIT:
+            logger.warning(
+                "%d help posts wait out their grace period: %s gets no answer", PENDING_POSTS_LIMIT, incoming.event_id
+            )
+            return
+        text = question_text(incoming.content, identity)[:REMEMBERED_TEXT_CHARS]
+        self._posters[incoming.event_id] = incoming.sender
+        pending = _PendingPost(room, incoming.event_id, incoming.sender, text)
+        self._pending_posts[incoming.event_id] = pending
+        pending.task = asyncio.create_task(self._answer_post(pending), name="faqbot-matrix-help-post")
+
+    async def _answer_post(self, pending: _PendingPost) -> None:
+        """After the grace period, the post's one answer (or silence), in a thread rooted at it."""
+        room = pending.room
+        try:
+            await asyncio.sleep(self.config.help_grace_seconds)
+            post = HelpPost(
+                conversation_id=room.room_id,
+                post_id=pending.post_id,
+                author_id=pending.author,
+                text=pending.text,
+                conversation_names=_room_names(room),
+                moderator_replied=pending.moderator_replied,
+            )
+            try:
+                handled = await self.bot.ahelp_post(post)
+            except Overloaded:
+                return
+            if handled.reply is None:
+                await self.bot.in_worker(self.bot.help_post_sent, post, handled, None)
+                return
+            self._queue_answer(
+                room.room_id,
+                pending.post_id,
+                reply_content(handled.reply, pending.post_id, thread=pending.post_id),
+                lambda reply_id: self._post_answered(post, handled, reply_id),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("could not answer the help post %s in %s", pending.post_id, room.room_id)
+        finally:
+            if self._pending_posts.get(pending.post_id) is pending:
+                del self._pending_posts[pending.post_id]
+
+    def _post_answered(self, post: HelpPost, handled: Handled, reply_id: str | None) -> None:
+        # On the core's thread, where `help_outcome` reads what this writes (who opened which post).
+        self._spawn(self._in_worker(self.bot.help_post_sent, post, handled, reply_id))
+        if reply_id is not None:
+            self._askers[reply_id] = post.author_id
+            self._state.sent_answer(reply_id, SentAnswer(AnswerKind.HELP_POST, post.post_id))
+            self._keeper.changed()
+
+    def _hand_off(self, room: MatrixRoom, post_id: str) -> None:
+        """Tell the helpers' room that a poster would like a human: a link to the post, pinging nobody."""
+        target = self._human_room_id
+        if target is None:
+            why = (
+                "matrix.human_room is not set" if not self.config.human_room else f"{self.config.human_room} is unknown"
+            )
+            logger.warning("a poster in %s would like a human, but %s", room.room_id, why)
+            return
+        link = permalink(room.room_id, post_id, self.config.server_name)
+        reply = Reply(ReplyKind.HANDOFF, link=link, command_prefix=self.bot.responder.settings.command_prefix)
+        give_up_at = time.monotonic() + self.config.send_give_up_after
+        txn_id = transaction_id(post_id, "handoff")
+        self._outbox.put(_Outgoing(target, notice_content(reply), txn_id, post_id, give_up_at, hand_back=False))
+
+    async def _resolve_configured_rooms(self) -> None:
+        """Help rooms and the helpers' room may be given by alias (any of a room's aliases):
+        resolved to room ids once, at start-up."""
+        client = self.client
+        assert client is not None
+        help_rooms = set(self._help_room_ids)
+        for name in self.config.help_rooms:
+            room_id = await self._resolve(name, "matrix.help_rooms")
+            help_rooms |= {room_id} if room_id else set()
+        self._help_room_ids = frozenset(help_rooms)
+        human = self.config.human_room
+        self._human_room_id = await self._resolve(human, "matrix.human_room") if human else None
+        if help_rooms:
+            grace = self.config.help_grace_seconds
+            helpers = self._human_room_id or "no helpers' room (matrix.human_room)"
+            logger.info(
+                "help rooms: %s; new posts wait %g s; hand-offs to %s", ", ".join(sorted(help_rooms)), grace, helpers
+            )
+        for room_id in sorted(help_rooms - set(client.rooms)):
+            logger.warning("the help room %s has not been joined: invite the bot there", room_id)
+        if self._human_room_id is not None and self._human_room_id not in client.rooms:
+            logger.warning("the helpers' room %s has not been joined: invite the bot, or hand-offs fail", human)
+
+    async def _resolve(self, name: str, setting: str) -> str | None:
+        """A room id, or an alias resolved to one (None, and a warning, when it cannot be)."""
+        if name.startswith("!"):
+            return name
+        if not name.startswith("#"):
+            logger.warning("%s: %r is neither a room id (!...) nor an alias (#...)", setting, name)
+            return None
+        client = self.client
+        assert client is not None
+        response = await self._request(
+            lambda: client.room_resolve_alias(name), RoomResolveAliasResponse, f"{setting}: resolving {name}", tries=3
+        )
+        return response.room_id if response is not None else None
+
+    # -- reactions and redactions --------------------------------------------------------
+
+    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        """👍 / 👎 on one of the bot's answers rate it; 🗑️ on a passive one removes it (by its
+        asker or a moderator); ✅ / 🙋 on a help post's answer: solved, or a human please."""
+        try:
+            if event.sender == self.user_id or event.server_timestamp < self.started_at_ms:
+                return
+            if event.event_id in self._handled:
+                return
+            self._handled[event.event_id] = None
+            reaction = Reaction.read(event.source.get("content"))
+            if reaction is None or reaction.feedback is None:
+                return
+            answer = self._state.answer(reaction.target)
+            if answer is not None:
+                self._spawn(self._react(room, event.event_id, event.sender, reaction, answer))
+        except Exception:
+            logger.exception("could not handle the reaction %s in %s", event.event_id, room.room_id)
+
+    async def _react(
+        self, room: MatrixRoom, reaction_id: str, sender: str, reaction: Reaction, answer: SentAnswer
+    ) -> None:
+        feedback, reply_id = reaction.feedback, reaction.target
+        try:
+            if feedback in (Feedback.HELPFUL, Feedback.UNHELPFUL):
+                self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL)
+                self._ratings[reaction_id] = (reply_id, sender)
+            elif feedback is Feedback.REMOVE and answer.kind is AnswerKind.PASSIVE:
+                if self._is_moderator(room, sender) or await self._asked(reply_id, sender):
+                    await self._remove(room.room_id, reply_id)
+            elif feedback in (Feedback.SOLVED, Feedback.HUMAN) and answer.kind is AnswerKind.HELP_POST:
+                moderator = self._is_moderator(room, sender)
+                solved = feedback is Feedback.SOLVED
+                outcome = await self.bot.in_worker(self.bot.help_outcome, reply_id, sender, solved, moderator)
+                if outcome.notify and answer.post_id is not None:
+                    self._hand_off(room, answer.post_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("could not act on the reaction %s in %s", reaction_id, room.room_id)
+
+    async def _asked(self, reply_id: str, user_id: str) -> bool:
+        """Whether `user_id` asked what `reply_id` answers: this run knows; after a restart, the store."""
+        asker = self._askers.get(reply_id)
+        if asker is not None:
+            return asker == user_id
+        return await self.bot.in_worker(self.bot.is_asker, reply_id, user_id)
+
+    async def _remove(self, room_id: str, reply_id: str) -> None:
+        """Redact one of the bot's answers, and record its removal."""
+        client = self.client
+        assert client is not None
+        txn_id = transaction_id(reply_id, "removal")
+        response = await self._request(
+            lambda: client.room_redact(room_id, reply_id, reason="removed on request", tx_id=txn_id),
+            RoomRedactResponse,
+            f"removing {reply_id} in {room_id}",
+            tries=REDACT_TRIES,
+        )
+        if response is not None:
+            self._removed(reply_id)
+
+    def _removed(self, reply_id: str) -> None:
+        self._state.forget_answer(reply_id)
+        self._keeper.changed()
+        self._askers.pop(reply_id, None)
+        self.bot.removed(reply_id)
+
+    async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        """A 👍 / 👎 taken back; a help post withdrawn in its grace period; a message gone from
+        what the bot remembers; one of the bot's answers redacted by a moderator: a removal."""
+        try:
+            if event.sender == self.user_id or event.server_timestamp < self.started_at_ms:
+                return
+            redacted = event.redacts
+            self._seen.pop(redacted, None)  # deleted words are not taught
+            rating = self._ratings.pop(redacted, None)
+            if rating is not None:
+                self.bot.rated(rating[0], rating[1], None)
+            pending = self._pending_posts.pop(redacted, None)
+            if pending is not None and pending.task is not None:
+                pending.task.cancel()
+            if self._state.answer(redacted) is not None:
+                self._removed(redacted)
+        except Exception:
+            logger.exception("could not handle the redaction %s in %s", event.event_id, room.room_id)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         """Join when an allowed user or server invites; otherwise decline the invite."""
@@ -636,26 +1096,35 @@ class MatrixBot:
     async def _join(self, room_id: str, inviter: str, tries: int = 5) -> None:
         client = self.client
         assert client is not None
+        if await self._request(lambda: client.join(room_id), JoinResponse, f"joining {room_id}", tries) is not None:
+            logger.info("joined %s, invited by %s", room_id, inviter)
+            return
+        self._handled_invites.pop(room_id, None)
+
+    async def _request(self, make: Callable[[], Awaitable[Any]], success: type[R], doing: str, tries: int) -> R | None:
+        """A request tried up to `tries` times (waiting out rate limits, backing off from
+        anything else) unless the homeserver refuses it for good; None when it did not succeed."""
         backoff = Backoff(initial=1.0, maximum=self.config.max_retry_wait)
-        for _ in range(tries):
+        for attempt in range(1, tries + 1):
             try:
-                response = await self._call(client.join(room_id))
+                response = await self._call(make())
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 failure = classify_exception(self.config.homeserver, error, self.config.request_timeout)
             else:
-                if not isinstance(response, JoinError):
-                    logger.info("joined %s, invited by %s", room_id, inviter)
-                    return
-                failure = self._failure_of(response)
-            if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED):
-                logger.warning("cannot join %s: %s", room_id, failure.description)
-                break
+                if isinstance(response, success):
+                    return response
+                failure = self._failure_of(response) if isinstance(response, ErrorResponse) else None
+                if failure is None:
+                    failure = Failure(Trouble.DOUBTFUL, f"an unexpected answer ({type(response).__name__})")
+            if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED) or attempt == tries:
+                logger.warning("%s failed: %s", doing, failure.description)
+                return None
             wait = failure.retry_after if failure.trouble is Trouble.RATE_LIMITED else backoff.next_delay()
-            logger.warning("joining %s failed (%s); retrying in %.0f s", room_id, failure.description, wait)
+            logger.warning("%s failed (%s); retrying in %.0f s", doing, failure.description, wait)
             await asyncio.sleep(wait)
-        self._handled_invites.pop(room_id, None)
+        return None
 
     async def _leave(self, room_id: str) -> None:
         assert self.client is not None
@@ -667,6 +1136,12 @@ class MatrixBot:
         if event.server_timestamp >= self.started_at_ms:
             logger.warning("cannot decrypt %s in %s (session %s)", event.event_id, room.room_id, event.session_id)
 
+    async def _in_worker(self, work: Callable[..., object], *args: object) -> None:
+        try:
+            await self.bot.in_worker(work, *args)
+        except Exception:
+            logger.exception("could not record %s", getattr(work, "__name__", work))
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
@@ -674,8 +1149,8 @@ class MatrixBot:
 
     # -- replies out ------------------------------------------------------------------
 
-    async def _send_once(self, item: _Outgoing) -> Failure | None:
-        """One try at sending an answer: None when it went out, else what went wrong."""
+    async def _send_once(self, item: _Outgoing) -> str | Failure:
+        """One try at sending an answer: its event id when it went out, else what went wrong."""
         client = self.client
         assert client is not None
         try:
@@ -691,7 +1166,7 @@ class MatrixBot:
             raise
         except Exception as error:
             return classify_exception(self.config.homeserver, error, self.config.request_timeout)
-        return None if isinstance(response, RoomSendResponse) else self._failure_of(response)
+        return response.event_id if isinstance(response, RoomSendResponse) else self._failure_of(response)
 
 
 def _is_member_text(event: object) -> bool:
@@ -706,6 +1181,21 @@ def _is_member_text(event: object) -> bool:
     )
 
 
+def _seen(event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity) -> _Seen:
+    replied = replied_message(event_id, event_type, sender, content, bot)
+    return _Seen(sender, replied.text, content.thread_root)
+
+
+def _seen_size(event_id: str, seen: _Seen) -> int:
+    """What one remembered message costs: its text and ids (the object itself is small)."""
+    return 200 + len(event_id) + len(seen.sender or "") + 4 * len(seen.text or "") + len(seen.thread_root or "")
+
+
+def _room_names(room: MatrixRoom) -> tuple[str, ...]:
+    """The room's alias and name, for entries whose `channels:` name rooms that way."""
+    return tuple(name for name in (room.canonical_alias, room.name) if name)
+
+
 async def _cancel(task: asyncio.Task[Any] | None) -> None:
     if task is None or task.done():
         return
@@ -714,45 +1204,91 @@ async def _cancel(task: asyncio.Task[Any] | None) -> None:
         await task
 
 
-# -- sending: one queue per room ---------------------------------------------------------
+# -- one queue per room ------------------------------------------------------------------
 
 
-class _Outbox:
-    """Answers waiting to go out, one queue and one sending task per room.
+class _RoomQueues(Generic[Q]):
+    """Items handled in order per room, by one task per room: a room waits only for itself.
 
-    Rooms progress independently: an answer the homeserver keeps refusing in one room
-    never delays another. A rate limit is for the bot's whole account, so it pauses all.
-    Retried sends reuse their transaction id, so an answer lands at most once."""
+    Questions are decided this way (a room's messages in order; while one waits for the
+    core, other rooms go on), and answers sent (an answer the homeserver keeps refusing in
+    one room never delays another). At most `limit` items wait in a room; more are dropped."""
 
-    def __init__(self, bot: MatrixBot) -> None:
-        self._bot = bot
-        self._queues: dict[str, deque[_Outgoing]] = {}
+    def __init__(self, handle: Callable[[Q], Awaitable[None]], limit: int, what: str) -> None:
+        self._handle = handle
+        self._limit = limit
+        self._what = what
+        self._queues: dict[str, deque[Q]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._paused_until = 0.0
         self._closing = False
 
-    def put(self, item: _Outgoing) -> None:
-        queue = self._queues.setdefault(item.room_id, deque())
-        if len(queue) >= PENDING_PER_ROOM:
-            logger.warning("%d answers already wait in %s: not answering %s", len(queue), item.room_id, item.answers)
+    def put(self, room_id: str, item: Q) -> None:
+        queue = self._queues.setdefault(room_id, deque())
+        if len(queue) >= self._limit:
+            logger.warning("%d %s already wait in %s: dropping another", len(queue), self._what, room_id)
             return
         queue.append(item)
-        if item.room_id not in self._workers and not self._closing:
-            self._workers[item.room_id] = asyncio.create_task(self._work(item.room_id), name="faqbot-matrix-send")
+        if room_id not in self._workers and not self._closing:
+            self._workers[room_id] = asyncio.create_task(self._work(room_id), name=f"faqbot-matrix-{self._what}")
 
     async def _work(self, room_id: str) -> None:
         queue = self._queues[room_id]
         try:
             while queue:
-                await self._deliver(queue[0])
+                try:
+                    await self._handle(queue[0])
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug: the room's next items still get their turn
+                    logger.exception("could not handle one of the %s in %s", self._what, room_id)
                 queue.popleft()
         finally:
             if not queue:
                 self._queues.pop(room_id, None)
             self._workers.pop(room_id, None)
 
+    async def close(self, drain_seconds: float) -> list[Q]:
+        """Give the workers `drain_seconds` to finish, then stop them; what was not handled."""
+        self._closing = True
+        workers = list(self._workers.values())
+        if workers and drain_seconds > 0:
+            await asyncio.wait(workers, timeout=drain_seconds)
+        for worker in list(self._workers.values()):
+            await _cancel(worker)
+        left = [item for queue in self._queues.values() for item in queue]
+        self._queues.clear()
+        return left
+
+
+class _Outbox:
+    """Answers waiting to go out, one queue and one sending task per room (`_RoomQueues`).
+
+    A rate limit is for the bot's whole account, so it pauses all rooms. Retried sends
+    reuse their transaction id, so an answer lands at most once."""
+
+    def __init__(self, bot: MatrixBot) -> None:
+        self._bot = bot
+        self._rooms: _RoomQueues[_Outgoing] = _RoomQueues(self._deliver, PENDING_PER_ROOM, "answers")
+        self._paused_until = 0.0
+
+    def put(self, item: _Outgoing) -> None:
+        self._rooms.put(item.room_id, item)
+
+    async def close(self, drain_seconds: float) -> list[_Outgoing]:
+        """Give the senders `drain_seconds` to finish, then stop them; what was not sent."""
+        return await self._rooms.close(drain_seconds)
+
     async def _deliver(self, item: _Outgoing) -> None:
-        """Send until it is sent, or it can never be, or it is too late; log a drop once."""
+        """Send until it is sent, or it can never be, or it is too late; log a drop once.
+        `item.sent` hears the reply's event id, or None for a drop."""
+        reply_id = await self._send(item)
+        if item.sent is not None:
+            try:
+                item.sent(reply_id)
+            except Exception:
+                logger.exception("could not record the answer to %s in %s", item.answers, item.room_id)
+
+    async def _send(self, item: _Outgoing) -> str | None:
         config = self._bot.config
         backoff = Backoff(initial=1.0, maximum=config.max_retry_wait)
         doubtful = 0
@@ -761,24 +1297,24 @@ class _Outbox:
             while (pause := self._paused_until - time.monotonic()) > 0:
                 await asyncio.sleep(pause)
             failure = await self._bot._send_once(item)
-            if failure is None:
+            if isinstance(failure, str):
                 if complained:
                     logger.info("answered %s in %s after all", item.answers, item.room_id)
-                return
+                return failure
             where = f"the answer to {item.answers} in {item.room_id}"
             if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED):
                 logger.error("dropped %s: the homeserver refuses it (%s)", where, failure.description)
-                return
+                return None
             if failure.trouble is Trouble.DOUBTFUL:
                 doubtful += 1
                 if doubtful >= config.doubtful_tries:
                     logger.error("dropped %s after %d tries: %s", where, doubtful, failure.description)
-                    return
+                    return None
             left = item.give_up_at - time.monotonic()
             if left <= 0:
                 given = config.send_give_up_after
                 logger.error("dropped %s: still failing after %.0f s (%s)", where, given, failure.description)
-                return
+                return None
             if failure.trouble is Trouble.RATE_LIMITED:
                 if self._paused_until <= time.monotonic():
                     logger.warning("rate-limited by the homeserver: answers wait %.1f s", failure.retry_after)
@@ -789,18 +1325,6 @@ class _Outbox:
                 logger.warning("sending %s failed (%s); retrying in %.0f s", where, failure.description, wait)
                 complained = True
             await asyncio.sleep(wait)
-
-    async def close(self, drain_seconds: float) -> list[_Outgoing]:
-        """Give the senders `drain_seconds` to finish, then stop them; what was not sent."""
-        self._closing = True
-        workers = list(self._workers.values())
-        if workers:
-            await asyncio.wait(workers, timeout=drain_seconds)
-        for worker in list(self._workers.values()):
-            await _cancel(worker)
-        unsent = [item for queue in self._queues.values() for item in queue]
-        self._queues.clear()
-        return unsent
 
 
 # -- saving the state ---------------------------------------------------------------------
@@ -874,7 +1398,4 @@ class _StateKeeper:
 def main(bot: Bot, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
     """`faqbot run matrix`: until SIGINT/SIGTERM. 0 on a clean stop, 1 on a fatal error."""
     config = MatrixConfig.from_settings(settings)
-    responder = bot.responder
-    return run_adapter(
-        lambda: MatrixBot(config, responder, health, state), health, heartbeat, settings.heartbeat_seconds
-    )
+    return run_adapter(lambda: MatrixBot(config, bot, health, state), health, heartbeat, settings.heartbeat_seconds)

@@ -4,10 +4,12 @@ Like matrix-nio's `base_client` beside its `async_client`, this module decides a
 does no I/O, so tests drive it with plain dicts. It reads a `m.room.message` event's
 content into a `MessageContent` whose every field is checked (a client may send
 `"m.mentions": {"user_ids": 5}`, and a message the bot cannot read is still a message,
-never an exception), turns it into the core's `IncomingMessage`, turns a `Reply` into
-the `m.notice` content that answers it, and says what a failed request means: wait as
-the homeserver asks, try again, try a few times, give up on this one request, or stop.
-`faqbot.platforms.matrix_bot` does the talking.
+never an exception) and whose reply fallbacks (spec v1.13 dropped them; older clients
+still quote) are stripped, turns it into the core's `IncomingMessage`, reads reactions
+(`Reaction`, `Feedback`), says who is a moderator, turns a `Reply` into the `m.notice`
+content that answers it (a reply the current way: no fallback, `m.mentions` naming nobody),
+and says what a failed request means: wait as the homeserver asks, try again, try a few
+times, give up on this one request, or stop. `faqbot.platforms.matrix_bot` does the talking.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from nio.exceptions import LocalProtocolError, MembersSyncError, SendRetryError
 
 from faqbot.matching.text import addressee
 from faqbot.render import render_matrix
-from faqbot.responder import IncomingMessage, Reply
+from faqbot.responder import IncomingMessage, RepliedMessage, Reply
 
 HTML_FORMAT = "org.matrix.custom.html"
+MODERATOR_POWER_LEVEL = 50  # the usual line: Element's "Moderator" role
+REMEMBERED_TEXT_CHARS = 2000  # a replied-to member's words kept for a correction (the store keeps as many)
 _SERVER_MESSAGE_CHARS = 160  # a homeserver's error text in our log line; some quote whole keys back
 
 
@@ -41,22 +45,34 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+# Reply fallbacks, which the spec dropped in v1.13 and older clients still send: the quoted
+# original above the reply in `body`, and an <mx-reply> block in `formatted_body`.
+_QUOTED_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
+# Anchored, as the fallback always leads: unanchored, a body of many unclosed <mx-reply> tags
+# would make the search rescan the rest of the body from each one (quadratic time).
+_MX_REPLY = re.compile(r"\A\s*<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+
+
 @dataclass(frozen=True)
 class MessageContent:
     """The parts of a message's content the bot reads, each of the type it should be.
 
     A field of the wrong type reads as absent. `mentioned` is None when the sender's
     client sent no `m.mentions` at all (older clients), and a tuple, maybe empty,
-    when it did: intentional mentions are then authoritative."""
+    when it did: intentional mentions are then authoritative. `body` and
+    `formatted_body` hold the sender's own words: an older client's reply fallback (the
+    quoted original, an `<mx-reply>` block) is stripped on reading, so no quote of
+    someone else is ever read as a command, a mention or a question."""
 
     body: str = ""
     msgtype: str | None = None
     formatted_body: str | None = None
     mentioned: tuple[str, ...] | None = None
-    replies_to: str | None = None  # m.relates_to.m.in_reply_to.event_id
+    replies_to: str | None = None  # m.in_reply_to.event_id, when it is a reply (not a thread's fallback)
     relation: str | None = None  # m.relates_to.rel_type: m.thread, m.replace, ...
     related_event: str | None = None  # m.relates_to.event_id: the thread root, the edited event
     has_new_content: bool = False  # m.new_content: the body of an edit
+    new_body: str | None = None  # m.new_content.body: the text an edit puts in place
 
     @classmethod
     def read(cls, content: object) -> MessageContent:
@@ -69,15 +85,26 @@ class MessageContent:
             user_ids = mentions.get("user_ids")
             mentioned = tuple(u for u in user_ids if isinstance(u, str)) if isinstance(user_ids, list) else ()
         relates = _mapping(content.get("m.relates_to"))
+        relation = _text(relates.get("rel_type"))
+        replies_to = _text(_mapping(relates.get("m.in_reply_to")).get("event_id"))
+        if relation == "m.thread" and relates.get("is_falling_back") is True:
+            replies_to = None  # what thread-unaware clients show: the thread's last event, not a reply to it
+        body = _text(content.get("body")) or ""
+        if replies_to is not None:
+            body = _QUOTED_FALLBACK.sub("", body)
+        formatted_body = _text(content.get("formatted_body"))
+        if formatted_body is not None:
+            formatted_body = _MX_REPLY.sub("", formatted_body)
         return cls(
-            body=_text(content.get("body")) or "",
+            body=body,
             msgtype=_text(content.get("msgtype")),
-            formatted_body=_text(content.get("formatted_body")),
+            formatted_body=formatted_body,
             mentioned=mentioned,
-            replies_to=_text(_mapping(relates.get("m.in_reply_to")).get("event_id")),
-            relation=_text(relates.get("rel_type")),
+            replies_to=replies_to,
+            relation=relation,
             related_event=_text(relates.get("event_id")),
             has_new_content="m.new_content" in content,
+            new_body=_text(_mapping(content.get("m.new_content")).get("body")),
         )
 
     @property
@@ -89,6 +116,11 @@ class MessageContent:
     def thread_root(self) -> str | None:
         """The thread a message was posted in, so the answer goes to the same thread."""
         return self.related_event if self.relation == "m.thread" else None
+
+    @property
+    def starts_a_post(self) -> bool:
+        """In a help room, a new help post: a message of its own, not in a thread, not a reply, not an edit."""
+        return self.thread_root is None and self.replies_to is None and not self.is_edit
 
 
 @dataclass(frozen=True)
@@ -114,9 +146,33 @@ def inviter_allowed(inviter: str, allowed: Iterable[str]) -> bool:
     return False
 
 
-_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n?")
+def is_moderator(user_id: str, power_level: object, moderators: Iterable[str], creators: Iterable[str] = ()) -> bool:
+    """A moderator: power level 50 or more in the room, a creator of a room whose creators
+    rank above every power level (room version 12 on), or listed in `matrix.moderators`
+    (user ids only: a whole server is never a moderator)."""
+    if isinstance(power_level, int) and not isinstance(power_level, bool) and power_level >= MODERATOR_POWER_LEVEL:
+        return True
+    return user_id in set(creators) or any(entry.startswith("@") and entry == user_id for entry in moderators)
+
+
+# Room versions whose creators outrank every power level (MSC4289) and are not listed in
+# m.room.power_levels: "12", the versions after it, and the pre-release name of 12.
+_PRIVILEGED_CREATOR_VERSIONS = frozenset({"org.matrix.hydra.11"})
+
+
+def privileged_creators(room_version: object, sender: object, content: object) -> frozenset[str]:
+    """The users a room's `m.room.create` event makes its creators, when the room version
+    gives creators unlimited power (matrix-nio reads them as power level 0); else none."""
+    version = room_version if isinstance(room_version, str) else ""
+    numbered = version.isascii() and version.isdigit() and len(version) < 6
+    if not (version in _PRIVILEGED_CREATOR_VERSIONS or (numbered and int(version) >= 12)):
+        return frozenset()
+    extra = _mapping(content).get("additional_creators")
+    others = [user for user in extra if isinstance(user, str)] if isinstance(extra, list) else []
+    return frozenset([*([sender] if isinstance(sender, str) else []), *others])
+
+
 _PILL = re.compile(r"matrix\.to/#/((?:@|%40)[^\"'?/>\s]+)")
-_FALLBACK_SENDER = re.compile(r"\A> <(@[^>\s]+)>")
 
 
 def member_text(event_type: object, content: MessageContent) -> bool:
@@ -148,17 +204,17 @@ def mentions_bot(content: MessageContent, bot: BotIdentity) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", content.body, re.IGNORECASE) for name in bot.names if name)
 
 
-def _without_fallback(content: MessageContent) -> str:
-    """The body without the quote older clients put above a reply."""
-    return _REPLY_FALLBACK.sub("", content.body) if content.replies_to is not None else content.body
-
-
 def said_to_someone_else(
-    content: MessageContent, sender: str, bot: BotIdentity, members: Iterable[tuple[str, str | None]]
+    content: MessageContent,
+    sender: str,
+    bot: BotIdentity,
+    members: Iterable[tuple[str, str | None]],
+    replied: RepliedMessage | None = None,
 ) -> bool:
     """True when the message speaks to another member: it mentions them (`m.mentions`, a
-    matrix.to pill), replies to them (a reply fallback names them), or opens with their
-    display name or user name ("alice: try this"). That conversation is theirs.
+    matrix.to pill), replies to their message (by the sender of the replied-to event
+    itself, `replied`: a reply to a message the bot could not look up counts as theirs), or
+    opens with their display name or user name ("alice: try this"). That conversation is theirs.
 
     `members` is (user id, display name) pairs, read only when the message opens with a name."""
     ours = {bot.user_id, sender}
@@ -168,11 +224,9 @@ def said_to_someone_else(
         unquote(user) not in ours for user in _PILL.findall(content.formatted_body)
     ):
         return True
-    if content.replies_to is not None:
-        replied_to = _FALLBACK_SENDER.match(content.body)
-        if replied_to and replied_to.group(1) not in ours:
-            return True
-    name = addressee(_without_fallback(content))
+    if content.replies_to is not None and (replied is None or replied.author_id not in ours):
+        return True
+    name = addressee(content.body)
     if name is None:
         return False
     return any(
@@ -183,14 +237,26 @@ def said_to_someone_else(
 
 
 def question_text(content: MessageContent, bot: BotIdentity) -> str:
-    """The body without a reply fallback quote and without the bot's leading mention."""
-    body = re.sub(re.escape(bot.user_id), " ", _without_fallback(content), flags=re.IGNORECASE).strip()
+    """The body (without an older client's reply fallback) without the bot's leading mention."""
+    body = re.sub(re.escape(bot.user_id), " ", content.body, flags=re.IGNORECASE).strip()
     for name in sorted((n for n in bot.names if n), key=len, reverse=True):
         stripped = re.sub(rf"\A@?{re.escape(name)}(?!\w)\s*[:,]?\s*", "", body, flags=re.IGNORECASE)
         if stripped != body:
             body = stripped
             break
     return re.sub(r"\A[:,]\s*", "", body).strip()
+
+
+def replied_message(
+    event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity
+) -> RepliedMessage:
+    """The message a reply points at, as its own event says: who sent it, whether the bot did,
+    and a member's words (text messages only, cut to `REMEMBERED_TEXT_CHARS`), which a
+    moderator's correction teaches."""
+    words = question_text(content, bot) if member_text(event_type, content) else ""
+    return RepliedMessage(
+        event_id, words[:REMEMBERED_TEXT_CHARS] or None, author_id=sender, from_bot=sender == bot.user_id
+    )
 
 
 def incoming_message(
@@ -201,43 +267,116 @@ def incoming_message(
     bot: BotIdentity,
     direct: bool,
     members: Iterable[tuple[str, str | None]],
+    message_id: str | None = None,
+    replied: RepliedMessage | None = None,
+    moderator: bool = False,
+    names: tuple[str, ...] = (),
+    help_post_author: str | None = None,
 ) -> IncomingMessage:
-    """The core's view of one message; a direct message always speaks to the bot."""
+    """The core's view of one message; a direct message always speaks to the bot.
+
+    `replied` is the message this one replies to (looked up by the adapter), `names` the
+    room's name and aliases (for entries' `channels:`), `help_post_author` who opened the
+    help post this message is part of."""
     return IncomingMessage(
         text=question_text(content, bot),
         conversation_id=room_id,
         sender_id=sender,
         addressed=direct or mentions_bot(content, bot),
-        to_someone_else=said_to_someone_else(content, sender, bot, members),
+        to_someone_else=said_to_someone_else(content, sender, bot, members, replied),
+        message_id=message_id,
+        moderator=moderator,
+        replying_to=replied if content.replies_to is not None else None,
+        conversation_names=names,
+        help_post_author=help_post_author,
     )
+
+
+# -- reactions ------------------------------------------------------------------------------------
+
+
+class Feedback(Enum):
+    """What a member's reaction to one of the bot's answers says."""
+
+    HELPFUL = "👍"
+    UNHELPFUL = "👎"
+    REMOVE = "🗑"  # take this passive answer away
+    SOLVED = "✅"  # a help post's answer solved it
+    HUMAN = "🙋"  # a help post's poster would like a human
+
+
+# Presentation selectors and skin tones: 👍️ (Element adds U+FE0F) and 👍🏽 are 👍.
+_EMOJI_VARIANTS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+
+
+def feedback_of(key: str) -> Feedback | None:
+    """The feedback a reaction key gives, whatever its variant (🙋‍♀️ is 🙋, a joiner and ♀)."""
+    base = _EMOJI_VARIANTS.sub("", key.split("\u200d", 1)[0]).strip()
+    try:
+        return Feedback(base)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """An `m.reaction` annotation: the event it is on, and what its key says (None: another emoji)."""
+
+    target: str
+    feedback: Feedback | None
+
+    @classmethod
+    def read(cls, content: object) -> Reaction | None:
+        """None unless `content` is a well-formed annotation; never raises."""
+        relates = _mapping(_mapping(content).get("m.relates_to"))
+        target, key = _text(relates.get("event_id")), _text(relates.get("key"))
+        if relates.get("rel_type") != "m.annotation" or not target or key is None:
+            return None
+        return cls(target, feedback_of(key))
+
+
+def permalink(room_id: str, event_id: str, server_name: str) -> str:
+    """A matrix.to link to one event, which every client opens (room ids and event ids escaped)."""
+    via = f"?via={quote(server_name, safe='')}" if server_name else ""
+    return f"https://matrix.to/#/{quote(room_id, safe='')}/{quote(event_id, safe='')}{via}"
 
 
 # -- writing a reply --------------------------------------------------------------------------
 
 
-def reply_content(reply: Reply, question_event_id: str, asker: str, thread: str | None) -> dict[str, Any]:
-    """The `m.notice` that answers `question_event_id`, in its thread if it had one.
-
-    Passive answers mention nobody (the member did not ask the bot); explicit ones
-    notify the asker, as replying in Element does."""
+def notice_content(reply: Reply, relates_to: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An `m.notice` saying `reply`. Its `m.mentions` names nobody: the bot never pings."""
     text = render_matrix(reply)
-    relates: dict[str, Any] = {"m.in_reply_to": {"event_id": question_event_id}}
-    if thread is not None:
-        # A genuine reply to the asker's event, not a fallback for thread-unaware clients.
-        relates = {"rel_type": "m.thread", "event_id": thread, "is_falling_back": False, **relates}
-    return {
+    content: dict[str, Any] = {
         "msgtype": "m.notice",
         "body": text.body,
         "format": HTML_FORMAT,
         "formatted_body": text.formatted_body,
-        "m.relates_to": relates,
-        "m.mentions": {} if reply.passive else {"user_ids": [asker]},
+        "m.mentions": {},
     }
+    if relates_to is not None:
+        content["m.relates_to"] = dict(relates_to)
+    return content
 
 
-def transaction_id(question_event_id: str) -> str:
-    """One transaction id per answered event: a retried send (even after a restart) lands once."""
-    return "faqbot-" + re.sub(r"[^A-Za-z0-9._-]", "_", question_event_id)
+def reply_content(reply: Reply, in_reply_to: str, thread: str | None) -> dict[str, Any]:
+    """The `m.notice` that answers the message `in_reply_to`, in `thread` when there is one.
+
+    A reply the current way (spec v1.13): the relation only, no fallback quoting the
+    message in `body` or `<mx-reply>`; and it pings nobody, the asker included (a reply
+    shows them their answer without a notification)."""
+    relates: dict[str, Any] = {"m.in_reply_to": {"event_id": in_reply_to}}
+    if thread is not None:
+        # A genuine reply to the asker's event, not a fallback for thread-unaware clients.
+        relates = {"rel_type": "m.thread", "event_id": thread, "is_falling_back": False, **relates}
+    return notice_content(reply, relates)
+
+
+def transaction_id(event_id: str, purpose: str = "answer") -> str:
+    """One transaction id per event and purpose (its answer, a hand-off about it): a retried
+    send (even after a restart) lands once."""
+    prefix = "faqbot-" if purpose == "answer" else f"faqbot-{purpose}-"
+    return prefix + re.sub(r"[^A-Za-z0-9._-]", "_", event_id)
 
 
 # -- what a failure means ---------------------------------------------------------------------

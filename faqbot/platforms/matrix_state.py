@@ -4,8 +4,10 @@ Two JSON files in the state folder. The session (`matrix_session.json`) says whi
 device the bot is, holds its access token when the bot logged in with a password,
 and the secret that encrypts the encryption store (matrix-nio's default key is
 the same for everyone). The adapter state (`matrix_state.json`) holds which events
-were answered, which rooms are direct messages, where the bot's sync stands and
-which questions a stop handed back to the next run. Both are read strictly: a
+were answered, which rooms are direct messages, where the bot's sync stands,
+which questions a stop handed back to the next run, and which events are the bot's
+latest answers (and of what kind), so that a 👍, a 🗑️ or a ✅ on one still counts after
+a restart. Both are read strictly: a
 file of the wrong shape (`null`, `[]`, `{"answered": 5}`) is refused whole, and
 `StateFolder.read_json` sets it aside and reports it.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from faqbot.bounded import BoundedDict
@@ -26,6 +29,7 @@ SESSION_FILE = "matrix_session.json"
 ANSWERED_LIMIT = 2000  # events answered, remembered so none is answered twice, even across restarts
 DIRECT_ROOMS_LIMIT = 10_000
 HANDED_BACK_LIMIT = 200  # questions a stop left unanswered, for the next run
+REPLIES_LIMIT = 2000  # the bot's latest answers, which members may still rate or remove
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -89,6 +93,22 @@ class LegacySession:
     access_token: str | None = field(default=None, repr=False)
 
 
+class AnswerKind(Enum):
+    """What one of the bot's answers was: what a reaction on it may do."""
+
+    PASSIVE = "passive"  # unasked: its asker or a moderator may remove it (🗑️)
+    ASKED = "asked"
+    HELP_POST = "help post"  # the answer to a help post: ✅ and 🙋
+
+
+@dataclass(frozen=True)
+class SentAnswer:
+    """One of the bot's answers: its kind and, for a help post's, the post (its root event)."""
+
+    kind: AnswerKind
+    post_id: str | None = None
+
+
 class AdapterState:
     """The adapter's memory that outlives a restart; bounded, so chat cannot grow it."""
 
@@ -96,6 +116,7 @@ class AdapterState:
         self._answered: BoundedDict[str, None] = BoundedDict(ANSWERED_LIMIT)
         self._direct_rooms: BoundedDict[str, None] = BoundedDict(DIRECT_ROOMS_LIMIT)
         self._handed_back: BoundedDict[tuple[str, str], None] = BoundedDict(HANDED_BACK_LIMIT)
+        self._answers: BoundedDict[str, SentAnswer] = BoundedDict(REPLIES_LIMIT)
         self.sync_device: str | None = None
         self.sync_token: str | None = None
 
@@ -141,6 +162,18 @@ class AdapterState:
     def handed_back(self) -> Iterator[tuple[str, str]]:
         return iter(self._handed_back)
 
+    # -- the bot's answers ---------------------------------------------------------------
+
+    def sent_answer(self, reply_id: str, answer: SentAnswer) -> None:
+        self._answers[reply_id] = answer
+
+    def answer(self, reply_id: str) -> SentAnswer | None:
+        """What the bot's event `reply_id` was, if it is one of its latest answers."""
+        return self._answers.get(reply_id)
+
+    def forget_answer(self, reply_id: str) -> None:
+        self._answers.pop(reply_id, None)
+
     # -- the file -------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -148,6 +181,7 @@ class AdapterState:
             "answered": list(self._answered),
             "direct_rooms": list(self._direct_rooms),
             "handed_back": [list(pair) for pair in self._handed_back],
+            "answers": [[reply_id, a.kind.value, a.post_id] for reply_id, a in self._answers.items()],
         }
         if self.sync_device is not None and self.sync_token is not None:
             data["sync"] = {"device_id": self.sync_device, "next_batch": self.sync_token}
@@ -169,6 +203,11 @@ class AdapterState:
             if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
                 raise ValueError("a handed_back entry is not [room id, event id]")
             state._handed_back[(pair[0], pair[1])] = None
+        answers = data.get("answers", [])
+        if not isinstance(answers, list):
+            raise ValueError("answers is not a list")
+        for item in answers:
+            state.sent_answer(*_answer(item))
         sync = data.get("sync")
         if sync is not None:
             sync = _object(sync)
@@ -176,3 +215,17 @@ class AdapterState:
             if device and token:
                 state.set_sync_position(device, token)
         return state
+
+
+_ANSWER_KINDS = {kind.value: kind for kind in AnswerKind}
+
+
+def _answer(item: Any) -> tuple[str, SentAnswer]:
+    if not isinstance(item, list) or len(item) != 3:
+        raise ValueError("an answers entry is not [event id, kind, post id]")
+    reply_id, kind, post_id = item
+    if not isinstance(reply_id, str) or not reply_id or not isinstance(kind, str) or kind not in _ANSWER_KINDS:
+        raise ValueError("an answers entry has no event id or an unknown kind")
+    if post_id is not None and not isinstance(post_id, str):
+        raise ValueError("an answers entry's post id is not a text")
+    return reply_id, SentAnswer(_ANSWER_KINDS[kind], post_id)

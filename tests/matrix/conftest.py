@@ -19,16 +19,22 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     JoinedMembersResponse,
+    JoinResponse,
     MegolmEvent,
+    RedactedEvent,
     RoomCreateResponse,
+    RoomGetEventResponse,
     RoomMessage,
+    RoomRedactResponse,
     RoomSendResponse,
 )
 
+from faqbot.bot import Bot
 from faqbot.platforms.matrix_bot import MatrixBot, MatrixConfig
 from faqbot.responder import Responder, ResponderSettings
 from faqbot.settings import load_settings
 from faqbot.sources.loader import load_knowledge
+from faqbot.store import BackgroundRecorder
 from tests.matrix.synapse_server import RegisteredUser, SynapseServer
 
 BASE_URL = "https://docs.example.org"
@@ -117,11 +123,40 @@ class Member:
                 raise AssertionError(f"{user_id} did not join {room_id} within {timeout}s")
             await asyncio.sleep(0.1)
 
+    async def join(self, room_id: str) -> None:
+        """Accept an invite to `room_id`, once it has arrived."""
+        await wait_until(lambda: room_id in self.client.invited_rooms, 15, f"{self.user_id}'s invite to {room_id}")
+        assert isinstance(await self.client.join(room_id), JoinResponse)
+        await wait_until(lambda: room_id in self.client.rooms, 15, f"{room_id} in {self.user_id}'s sync")
+
     async def send(self, room_id: str, body: str, msgtype: str = "m.text", **extra: Any) -> str:
         content = {"msgtype": msgtype, "body": body, **extra}
-        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        return await self.send_event(room_id, "m.room.message", content)
+
+    async def send_event(self, room_id: str, event_type: str, content: dict[str, Any]) -> str:
+        response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
+
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        """An `m.reaction` annotation on `event_id`, as Element sends one."""
+        relation = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
+        return await self.send_event(room_id, "m.reaction", {"m.relates_to": relation})
+
+    async def redact(self, room_id: str, event_id: str) -> None:
+        assert isinstance(await self.client.room_redact(room_id, event_id), RoomRedactResponse)
+
+    async def is_redacted(self, room_id: str, event_id: str) -> bool:
+        response = await self.client.room_get_event(room_id, event_id)
+        assert isinstance(response, RoomGetEventResponse), response
+        return isinstance(response.event, RedactedEvent)
+
+    async def wait_redacted(self, room_id: str, event_id: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not await self.is_redacted(room_id, event_id):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{event_id} was not redacted within {timeout}s")
+            await asyncio.sleep(0.1)
 
     # -- observing ------------------------------------------------------------------
 
@@ -140,6 +175,9 @@ class Member:
         """The one reply `sender` gives to `event_id`."""
         replies = await wait_until(lambda: self.replies_to(event_id, sender), timeout, f"a reply to {event_id}")
         return replies[0]
+
+    def messages_in(self, room_id: str, sender: str) -> list[RoomMessage]:
+        return [e for r, e in self.messages if r == room_id and e.sender == sender and isinstance(e, RoomMessage)]
 
 
 @pytest.fixture(scope="session")
@@ -201,10 +239,21 @@ def bot_environment(server: SynapseServer, user: RegisteredUser, state_dir: Path
 
 
 def make_bot(env: dict[str, str], responder: Responder, **timing: Any) -> MatrixBot:
-    """A `MatrixBot` as `faqbot run matrix` builds it from `env`; `timing` overrides
-    `MatrixConfig` fields (tests shorten timeouts rather than sleep)."""
-    config = MatrixConfig.from_settings(load_settings(environ=env))
-    return MatrixBot(dataclasses.replace(config, **timing), responder)
+    """A `MatrixBot` as `faqbot run matrix` builds it from `env`, with the core `Bot` and its
+    store (SQLite in the state folder); `timing` overrides `MatrixConfig` fields (tests
+    shorten timeouts rather than sleep). `stop_bot` stops it and closes the store."""
+    settings = load_settings(environ=env)
+    config = MatrixConfig.from_settings(settings)
+    core = Bot(responder, "matrix", recorder=BackgroundRecorder(settings.store.open).start())
+    return MatrixBot(dataclasses.replace(config, **timing), core)
+
+
+async def stop_bot(bot: MatrixBot) -> None:
+    """Stop the adapter, then the core: what it recorded is in the store when this returns."""
+    await bot.stop()
+    bot.bot.close()
+    if bot.bot.recorder is not None:
+        await asyncio.to_thread(bot.bot.recorder.close, 5.0)
 
 
 @pytest.fixture
@@ -219,13 +268,20 @@ async def run_bot(make_responder: Callable[[], Responder]) -> AsyncIterator[Call
             if any(name.startswith("FAQBOT_CHAT_") for name in env):
                 responder = Responder(responder.knowledge, load_settings(environ=env).chat)
         bot = make_bot(env, responder, **timing)
-        await bot.start()
         bots.append(bot)
+        await bot.start()
         return bot
 
     yield run
     for bot in bots:
-        await bot.stop()
+        await stop_bot(bot)
+
+
+def helpful(bot: MatrixBot, entry_id: str) -> int:
+    """👍 the store holds for an entry's answers (what `faqbot stats` shows)."""
+    recorder = bot.bot.recorder
+    assert recorder is not None and recorder.flush(5)
+    return next((e.helpful for e in recorder.store.entry_counts() if e.entry_id == entry_id), 0)
 
 
 RunBot = Callable[..., Awaitable[MatrixBot]]

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 from nio import RoomGetStateEventResponse
 
-from faqbot.platforms.matrix_bot import MatrixBot, MatrixBotError, MatrixConfig
+from faqbot.platforms.matrix_bot import MatrixBotError
 from faqbot.responder import Responder
-from faqbot.settings import load_settings
 from tests.matrix.conftest import (
     BASE_URL,
     BotInRoom,
@@ -29,8 +28,11 @@ from tests.matrix.conftest import (
     RunBot,
     ask_until_rate_limited,
     bot_environment,
+    helpful,
+    make_bot,
     room_with_bot,
     sentinel,
+    stop_bot,
     token_environment,
     wait_until,
 )
@@ -133,6 +135,8 @@ async def test_encrypted_room_survives_a_bot_restart(
     question = await member.send(room_id, "!faq how do I report a post")
     answer = await member.reply_to(question, bot.user_id)
     assert answer.decrypted and REPORT_URL in answer.source["content"]["body"]
+    await member.react(room_id, answer.event_id, "👍")  # an encrypted reaction is a rating too
+    await wait_until(lambda: helpful(bot, "report-post") == 1, 15, "the encrypted 👍 in the store")
 
 
 async def test_ignores_notices_edits_own_events_and_history(
@@ -323,7 +327,10 @@ async def test_a_refused_token_is_a_clear_error_not_a_retry_loop(
     user = synapse.register_user()
     env = bot_environment(synapse, user, tmp_path / "state", FAQBOT_MATRIX_ACCESS_TOKEN="syt_not_a_real_token")
     del env["FAQBOT_MATRIX_PASSWORD"]
-    bot = MatrixBot(MatrixConfig.from_settings(load_settings(environ=env)), make_responder())
-    with pytest.raises(MatrixBotError, match="M_UNKNOWN_TOKEN") as refused:
-        await asyncio.wait_for(bot.start(), 15)
+    bot = make_bot(env, make_responder())
+    try:
+        with pytest.raises(MatrixBotError, match="M_UNKNOWN_TOKEN") as refused:
+            await asyncio.wait_for(bot.start(), 15)
+    finally:
+        await stop_bot(bot)
     assert "syt_not_a_real_token" not in str(refused.value)

@@ -47,6 +47,7 @@ from tests.matrix.conftest import (
     make_bot,
     room_with_bot,
     sentinel,
+    stop_bot,
     token_environment,
     wait_until,
 )
@@ -425,8 +426,11 @@ async def test_a_homeserver_that_cannot_be_used_is_named_retried_and_given_up(
     env = bot_environment(synapse, synapse.register_user(), tmp_path / "state", FAQBOT_MATRIX_HOMESERVER=url)
     bot = make_bot(env, make_responder(), **QUICK)
     started = time.monotonic()
-    with pytest.raises(GaveUp) as gave_up:
-        await asyncio.wait_for(bot.start(), 20)
+    try:
+        with pytest.raises(GaveUp) as gave_up:
+            await asyncio.wait_for(bot.start(), 20)
+    finally:
+        await stop_bot(bot)
     assert time.monotonic() - started < 10
     assert url in str(gave_up.value) and what in str(gave_up.value) and "\n" not in str(gave_up.value)
     retries = [m for m in messages(caplog) if "retrying in" in m]
@@ -514,6 +518,7 @@ async def test_a_rate_limited_login_says_that_it_waits_and_for_how_long(
     finally:
         starting.cancel()
         await asyncio.wait_for(asyncio.gather(starting, return_exceptions=True), 5)
+        await stop_bot(bot)
     assert re.search(rf"rate-limited the password login as {re.escape(user.user_id)}; waiting \d+ s", line), line
 
 

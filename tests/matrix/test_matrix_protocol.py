@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,37 @@ import pytest
 
 from faqbot.platforms.matrix_bot import MatrixConfig
 from faqbot.platforms.matrix_protocol import (
+    REMEMBERED_TEXT_CHARS,
     BotIdentity,
+    Feedback,
     MessageContent,
+    Reaction,
     Trouble,
     classify_error,
     describe_unreachable,
     incoming_message,
+    is_moderator,
     member_text,
     mentions_bot,
+    notice_content,
+    permalink,
+    privileged_creators,
     question_text,
+    replied_message,
     reply_content,
     said_to_someone_else,
     transaction_id,
 )
 from faqbot.platforms.matrix_state import (
     ANSWERED_LIMIT,
+    REPLIES_LIMIT,
     AdapterState,
+    AnswerKind,
     LegacySession,
+    SentAnswer,
     Session,
 )
-from faqbot.responder import Reply, ReplyKind
+from faqbot.responder import RepliedMessage, Reply, ReplyKind
 from faqbot.settings import SettingsError, load_settings
 from faqbot.sources.model import Entry
 
@@ -103,22 +115,75 @@ def test_what_counts_as_said_to_someone_else() -> None:
     me, alice = "@me:example.org", "@alice:example.org"
     members = [(BOT.user_id, "FAQ Bot"), (me, "Me"), (alice, "Alice Smith")]
 
-    def to_someone_else(**content: Any) -> bool:
-        return said_to_someone_else(read(**content), me, BOT, members)
+    def to_someone_else(replied: RepliedMessage | None = None, **content: Any) -> bool:
+        return said_to_someone_else(read(**content), me, BOT, members, replied)
 
     assert to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [alice]}})
     assert to_someone_else(body="Alice Smith: who pays?")
     assert to_someone_else(body="alice, who pays?")  # the user name does too
     pill = f'<a href="https://matrix.to/#/{alice.replace("@", "%40")}">Alice</a> who pays?'
     assert to_someone_else(body="Alice who pays?", formatted_body=pill)
-    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
-    assert to_someone_else(body=f"> <{alice}> hi\n\nwho pays?", **reply)
     # To the room, to oneself, or to the bot: not someone else's conversation.
     assert not to_someone_else(body="who pays?", **{"m.mentions": {}})
     assert not to_someone_else(body="well, who pays?")  # no member is called "well"
     assert not to_someone_else(body="who pays?", **{"m.mentions": {"user_ids": [BOT.user_id, me]}})
-    assert not to_someone_else(body=f"> <{me}> hi\n\nwho pays?", **reply)
     assert not to_someone_else(body="Me: who pays?")
+
+
+def test_a_reply_is_to_whoever_sent_the_replied_to_event_whatever_a_fallback_says() -> None:
+    me, alice = "@me:example.org", "@alice:example.org"
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+
+    def to_someone_else(replied: RepliedMessage | None, **content: Any) -> bool:
+        return said_to_someone_else(read(**content), me, BOT, [], replied)
+
+    to_alice, to_me, to_bot = (RepliedMessage("$e", "hi", author) for author in (alice, me, BOT.user_id))
+    assert to_someone_else(to_alice, body="who pays?", **reply)  # the current way: no fallback at all
+    assert not to_someone_else(to_me, body="who pays?", **reply)
+    assert not to_someone_else(to_bot, body="who pays?", **reply)
+    # An older client's fallback names someone; the event itself decides.
+    assert to_someone_else(to_alice, body=f"> <{me}> hi\n\nwho pays?", **reply)
+    assert not to_someone_else(to_me, body=f"> <{alice}> hi\n\nwho pays?", **reply)
+    fallback_pill = (
+        f'<mx-reply><blockquote><a href="https://matrix.to/#/{alice}">{alice}</a> hi</blockquote></mx-reply>ok'
+    )
+    assert not to_someone_else(to_me, body="ok", formatted_body=fallback_pill, **reply)
+    # A reply to a message the bot could not look up is theirs, not the room's.
+    assert to_someone_else(RepliedMessage("$e"), body="who pays?", **reply)
+    assert to_someone_else(None, body="who pays?", **reply)
+    # A thread's pointer for thread-unaware clients is not a reply to that event's sender.
+    pointer = {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True, **reply["m.relates_to"]}
+    in_thread = {"m.relates_to": pointer}
+    assert read(body="who pays?", **in_thread).replies_to is None
+    assert not to_someone_else(None, body="who pays?", **in_thread)
+
+
+def test_fallbacks_are_stripped_before_a_command_is_read() -> None:
+    reply = {"m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    quoted = read(body="> <@alice:x> !faq reload\n> more\n\n!faq upload limit", **reply)
+    assert quoted.body == "!faq upload limit"
+    quoting_the_bot = f'<mx-reply><a href="https://matrix.to/#/{BOT.user_id}">bot</a> said</mx-reply>'
+    html = read(body="!faq upload limit", formatted_body=quoting_the_bot + "!faq upload limit", **reply)
+    assert html.formatted_body == "!faq upload limit" and not mentions_bot(html, BOT)  # quoting the bot is no mention
+    message = incoming_message(
+        quoted, room_id="!r:x", sender="@me:x", bot=BOT, direct=False, members=[], replied=RepliedMessage("$e")
+    )
+    assert message.text == "!faq upload limit" and message.replying_to == RepliedMessage("$e")
+    # Only a leading fallback is one: <mx-reply> later in the message is the member's own text.
+    later = read(body="x", formatted_body="hi <mx-reply>x</mx-reply>", **reply)
+    assert later.formatted_body == "hi <mx-reply>x</mx-reply>"
+    # Without a reply relation, a leading quote is the member's own.
+    assert read(body="> quoted\n\ntext").body == "> quoted\n\ntext"
+
+
+def test_the_replied_to_message_is_read_from_its_own_event() -> None:
+    text = read(msgtype="m.text", body="FAQ Bot: how do I upload?")
+    member = replied_message("$e", "m.room.message", "@alice:x", text, BOT)
+    assert member == RepliedMessage("$e", "how do I upload?", "@alice:x", from_bot=False)
+    ours = replied_message("$e", "m.room.message", BOT.user_id, read(msgtype="m.notice", body="Uploads"), BOT)
+    assert ours.from_bot and ours.text is None  # a notice, an image: nothing a moderator could teach
+    long = replied_message("$e", "m.room.message", "@a:x", read(msgtype="m.text", body="x" * 70_000), BOT)
+    assert long.text is not None and len(long.text) == REMEMBERED_TEXT_CHARS
 
 
 def test_members_are_read_only_when_the_message_opens_with_a_name() -> None:
@@ -185,6 +250,31 @@ def test_malformed_content_never_raises() -> None:
         _translate({name: rng.choice(_HOSTILE_VALUES) for name in picked})
 
 
+# Contents as large as a Matrix event allows (64 KB), shaped to make a pattern rescan the rest
+# of the text from every position: each is read in about a millisecond. The bound is a sanity
+# check; an unanchored <mx-reply> pattern took 3 s on the first of these.
+RESCANNING_CONTENTS = {
+    "unclosed fallbacks": {"body": "x", "formatted_body": "<mx-reply>" * 6000},
+    "fallback quote lines": {"body": "> <@a:x> q\n" * 5000 + "!faq upload limit"},
+    "pills": {"body": "x", "formatted_body": '<a href="https://matrix.to/#/@' * 2000},
+    "names": {"body": "FAQ Bot " * 7000},
+    "spaces": {"body": " " * 60_000 + "x"},
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("content", RESCANNING_CONTENTS.values(), ids=RESCANNING_CONTENTS.keys())
+def test_large_hostile_messages_are_read_at_once(content: dict[str, Any]) -> None:
+    content = {**content, "msgtype": "m.text", "m.relates_to": {"m.in_reply_to": {"event_id": "$e"}}}
+    start = time.perf_counter()
+    read_content = MessageContent.read(content)
+    incoming_message(
+        read_content, room_id="!r:x", sender="@m:x", bot=BOT, direct=False, members=[], replied=RepliedMessage("$e")
+    )
+    replied_message("$e", "m.room.message", "@m:x", read_content, BOT)
+    assert time.perf_counter() - start < 1.0
+
+
 def test_malformed_fields_read_as_absent_and_the_rest_still_counts() -> None:
     nothing_mentioned = read(body="how big can files be", **{"m.mentions": {"user_ids": 5}})
     assert nothing_mentioned.mentioned == ()  # m.mentions was sent: nobody is mentioned
@@ -205,22 +295,87 @@ def test_only_members_text_messages_are_read() -> None:
     assert not member_text("m.room.message", read(msgtype=5, body="hi"))
 
 
+# -- reactions and moderators -----------------------------------------------------------------
+
+
+def test_reaction_keys_are_read_whatever_their_variant() -> None:
+    def annotation(key: object, rel_type: object = "m.annotation", event_id: object = "$answer") -> dict[str, Any]:
+        return {"m.relates_to": {"rel_type": rel_type, "event_id": event_id, "key": key}}
+
+    for key, feedback in [
+        ("👍", Feedback.HELPFUL),
+        ("👍\ufe0f", Feedback.HELPFUL),  # Element's
+        ("👍🏿", Feedback.HELPFUL),
+        ("👎🏼", Feedback.UNHELPFUL),
+        ("🗑️", Feedback.REMOVE),
+        ("🗑", Feedback.REMOVE),
+        ("✅", Feedback.SOLVED),
+        ("🙋", Feedback.HUMAN),
+        ("🙋\u200d\u2642\ufe0f", Feedback.HUMAN),
+        ("🙋🏾\u200d\u2640", Feedback.HUMAN),
+    ]:
+        assert Reaction.read(annotation(key)) == Reaction("$answer", feedback), key
+    for other in ("🎉", "+1", "", "👍" * 40, "thumbs up"):
+        assert Reaction.read(annotation(other)) == Reaction("$answer", None), other
+    for broken in (
+        None,
+        5,
+        [],
+        {},
+        annotation("👍", rel_type="m.reference"),
+        annotation(5),
+        annotation("👍", event_id=5),
+    ):
+        assert Reaction.read(broken) is None
+
+
+def test_moderators_by_power_level_creators_and_the_configured_list() -> None:
+    assert is_moderator("@mod:x", 50, ()) and is_moderator("@admin:x", 100, ())
+    assert not is_moderator("@member:x", 49, ()) and not is_moderator("@member:x", True, ())  # True is no level
+    assert is_moderator("@listed:x", 0, ("@listed:x",))
+    assert not is_moderator("@anyone:x", 0, ("x", ":x", "*"))  # a whole server is never a moderator
+    assert is_moderator("@creator:x", 0, (), creators={"@creator:x"})
+    content = {"room_version": "12", "additional_creators": ["@co:x", 5]}
+    assert privileged_creators("12", "@creator:x", content) == {"@creator:x", "@co:x"}
+    assert privileged_creators("13", "@creator:x", None) == {"@creator:x"}
+    for version in ("10", "11", "1", None, 12, "org.example.custom", "１２", "9" * 5000):
+        assert privileged_creators(version, "@creator:x", content) == frozenset(), version  # listed in power levels
+
+
+def test_a_permalink_escapes_room_and_event_ids() -> None:
+    assert permalink("!abc:example.org", "$ev/+x", "example.org") == (
+        "https://matrix.to/#/%21abc%3Aexample.org/%24ev%2F%2Bx?via=example.org"
+    )
+
+
 # -- replies out --------------------------------------------------------------------------------
 
 
-def test_reply_content_answers_in_the_thread_and_pings_only_an_asker() -> None:
+def test_reply_content_answers_in_the_thread_without_a_fallback_and_pings_nobody() -> None:
     entry = Entry("e", "Uploads", "Up to 40 MB.", "/up", "https://docs.example.org/up", "Media", "faq.yml", 1)
-    explicit = reply_content(Reply(ReplyKind.ANSWER, entry=entry), "$q", "@asker:x", thread="$root")
-    assert explicit["msgtype"] == "m.notice" and explicit["m.mentions"] == {"user_ids": ["@asker:x"]}
+    explicit = reply_content(Reply(ReplyKind.ANSWER, entry=entry), "$q", thread="$root")
+    assert explicit["msgtype"] == "m.notice" and explicit["m.mentions"] == {}  # not even the asker
     assert explicit["m.relates_to"] == {
         "rel_type": "m.thread",
         "event_id": "$root",
         "is_falling_back": False,
         "m.in_reply_to": {"event_id": "$q"},
     }
-    passive = reply_content(Reply(ReplyKind.ANSWER, passive=True, entry=entry), "$q", "@asker:x", thread=None)
+    # No reply fallback (removed in spec v1.13): nothing quoted, no <mx-reply>.
+    assert not explicit["body"].startswith(">") and "mx-reply" not in explicit["formatted_body"]
+    passive = reply_content(Reply(ReplyKind.ANSWER, passive=True, entry=entry), "$q", thread=None)
     assert passive["m.mentions"] == {} and passive["m.relates_to"] == {"m.in_reply_to": {"event_id": "$q"}}
     assert transaction_id("$a/b+c:x") == "faqbot-_a_b_c_x"
+    assert transaction_id("$a/b+c:x", "handoff") == "faqbot-handoff-_a_b_c_x"
+
+
+def test_the_hand_off_notice_links_the_post_and_pings_nobody() -> None:
+    link = permalink("!help:x", "$post", "x")
+    notice = notice_content(Reply(ReplyKind.HANDOFF, link=link))
+    assert notice["msgtype"] == "m.notice" and notice["m.mentions"] == {} and "m.relates_to" not in notice
+    assert link in notice["body"] and f'<a href="{link}">' in notice["formatted_body"]
+    unsafe = notice_content(Reply(ReplyKind.HANDOFF, link="javascript:alert(1)"))
+    assert "javascript" not in unsafe["body"] + unsafe["formatted_body"]
 
 
 # -- what a failure means -----------------------------------------------------------------------
@@ -273,7 +428,12 @@ def test_state_round_trips_and_stays_bounded() -> None:
     state.add_direct("!dm:x")
     state.set_sync_position("DEVICE", "s123")
     state.hand_back("!room:x", "$9")
+    for number in range(REPLIES_LIMIT + 5):
+        state.sent_answer(f"$answer{number}", SentAnswer(AnswerKind.PASSIVE))
+    state.sent_answer("$help", SentAnswer(AnswerKind.HELP_POST, "$post"))
     reloaded = AdapterState.from_json(state.to_json())
+    assert reloaded.answer("$answer0") is None and reloaded.answer("$answer9") == SentAnswer(AnswerKind.PASSIVE)
+    assert reloaded.answer("$help") == SentAnswer(AnswerKind.HELP_POST, "$post")
     assert not reloaded.answered("$0") and reloaded.answered(f"${ANSWERED_LIMIT + 4}")
     assert not reloaded.answered("$9"), "a handed-back question is answered again by the next run"
     assert reloaded.is_direct("!dm:x") and list(reloaded.handed_back) == [("!room:x", "$9")]
@@ -295,6 +455,12 @@ def test_state_round_trips_and_stays_bounded() -> None:
         {"handed_back": "x"},
         {"sync": 5},
         {"sync": {"device_id": 5, "next_batch": "s1"}},
+        {"answers": 5},
+        {"answers": [["$a", "passive"]]},
+        {"answers": [["$a", "shouted", None]]},
+        {"answers": [["$a", ["passive"], None]]},
+        {"answers": [["", "passive", None]]},
+        {"answers": [["$a", "help post", 5]]},
     ],
 )
 def test_state_of_the_wrong_shape_is_refused_whole(data: Any) -> None:

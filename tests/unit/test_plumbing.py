@@ -94,6 +94,9 @@ def test_bounded_dict_forgets_the_least_recently_used_past_its_count() -> None:
     assert memory["a"] == 0  # "a" is now recent
     memory["d"] = 3
     assert list(memory) == ["c", "a", "d"]
+    # Reading every item (to save them, say) keeps their order and makes none recent.
+    assert list(memory.items()) == [("c", 2), ("a", 0), ("d", 3)] and list(memory.values()) == [2, 0, 3]
+    assert list(memory) == ["c", "a", "d"]
 
 
 def test_bounded_dict_is_bounded_by_bytes_too() -> None:

@@ -65,6 +65,7 @@ def test_retired_variables_say_what_replaced_them() -> None:
         ("FAQBOT_BASE_URL", "docs.example.org", "expected an http:// or https:// URL"),
         ("FAQBOT_LOG_FORMAT", "xml", "expected one of text, json"),
         ("FAQBOT_DISCORD_GUILD_ID", "my-guild", "expected a Discord id"),
+        ("FAQBOT_MATRIX_MODERATORS", "@mod:example.org, example.org", "expected Matrix user ids"),
     ],
 )
 def test_a_bad_value_names_the_variable_the_value_and_what_is_expected(
