@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -422,7 +423,19 @@ def command_teach(args: argparse.Namespace, settings: Settings) -> int:
 _EXTRAS = {"discord": ("discord", "discord.py"), "matrix": ("nio", "matrix-nio")}
 
 
+class _Terminated(Exception):
+    """SIGTERM before the bot's event loop runs (loading knowledge, the model): a clean stop."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def command_run(args: argparse.Namespace, settings: Settings) -> int:
+    # Until the adapter's loop takes signals over (platforms/lifecycle.py), SIGTERM ends start-up
+    # cleanly: loading the knowledge and the encoder can take seconds, and `docker stop` or
+    # systemd must not have to kill the process.
+    signal.signal(signal.SIGTERM, _terminated)
     platform = args.platform
     secrets = [settings.discord.token, settings.matrix.access_token, settings.matrix.password]
     configure_logging(settings.log_level, settings.log_format == "json", [s for s in secrets if s])
@@ -489,6 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except _Terminated:
+        log.info("received SIGTERM while starting: stopped")
+        return 0
     except BrokenPipeError:
         return 0
 
