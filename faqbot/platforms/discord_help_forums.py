@@ -156,7 +156,7 @@ class HelpForums:
             return
         self._waiting[thread.id] = _Waiting()
         task = asyncio.create_task(self._answer_after_grace(thread.id), name=f"faqbot-help-post-{thread.id}")
-        self._tasks.add(task)
+        self._tasks.add(task)  # the posts in their grace period, which shutdown cancels
         task.add_done_callback(self._tasks.discard)
 
     def saw(self, message: discord.Message, moderator: bool) -> None:
@@ -171,27 +171,35 @@ class HelpForums:
             await asyncio.sleep(self.grace_seconds)
         finally:
             waiting = self._waiting.pop(thread_id, _Waiting())
-        client = self.client
-        if client.stopping:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)  # from here on it is a reply in flight: shutdown lets it finish
+        if self.client.stopping:
             return
-        with client.in_flight():
-            thread = client.get_channel(thread_id)
-            if not isinstance(thread, discord.Thread) or self.post_of(thread) is None:
-                return  # deleted, or moved out of the help forum meanwhile
-            starter = await self._starter_message(thread)
-            if starter is not None and (starter.author.bot or starter.webhook_id is not None):
-                return
-            post = self._help_post(thread, starter, waiting)
+        with self.client.in_flight():
             try:
-                handled = await client.core.ahelp_post(post)
-            except Overloaded:
-                return
-            sent = None
-            if handled.reply is not None:
-                sent = await client.send_reply(
-                    thread, render_discord(handled.reply), reply_to=thread.id, view=help_post_buttons()
-                )
-            client.core.help_post_sent(post, handled, str(sent.id) if sent is not None else None)
+                await self._answer_post(thread_id, waiting)
+            except Exception:  # nobody awaits this task: say what went wrong, as on_error does for events
+                log.exception("Error while answering help post %s", thread_id)
+
+    async def _answer_post(self, thread_id: int, waiting: _Waiting) -> None:
+        client = self.client
+        thread = client.get_channel(thread_id)
+        if not isinstance(thread, discord.Thread) or self.post_of(thread) is None:
+            return  # deleted, or moved out of the help forum meanwhile
+        starter = await self._starter_message(thread)
+        if starter is not None and (starter.author.bot or starter.webhook_id is not None):
+            return
+        post = self._help_post(thread, starter, waiting)
+        try:
+            handled = await client.core.ahelp_post(post)
+        except Overloaded:
+            return
+        sent = None
+        if handled.reply is not None:
+            rendered = render_discord(handled.reply)
+            sent = await client.send_reply(thread, rendered, reply_to=thread.id, view=help_post_buttons())
+        client.core.help_post_sent(post, handled, str(sent.id) if sent is not None else None)
 
     async def _starter_message(self, thread: discord.Thread) -> discord.Message | None:
         """The post's first message (its id is the post's), from the cache or, with the message
@@ -220,7 +228,8 @@ class HelpForums:
         )
 
     def close(self) -> None:
-        """Posts still in their grace period are left unanswered (a restart does not bring them back)."""
+        """Posts still in their grace period are left unanswered (a restart does not bring them
+        back); answers already being sent finish, as other replies in flight do."""
         for task in list(self._tasks):
             task.cancel()
 

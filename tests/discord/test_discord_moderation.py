@@ -31,7 +31,9 @@ MEMBER_WORDS = "the sign in email never arrives?"  # the bot has nothing for the
 
 
 async def store_of(bot: DiscordBot) -> Store:
-    """The bot's store, once everything queued for it is written."""
+    """The bot's store, once the replies it is sending are out and everything queued is written."""
+    while any(not task.done() for task in bot._in_flight):  # a reply's record follows Discord's answer
+        await asyncio.sleep(0.01)
     recorder = bot.core.recorder
     assert recorder is not None
     assert await asyncio.to_thread(recorder.flush, 10)
