@@ -465,24 +465,6 @@ async def test_a_failing_handler_is_logged_not_fatal(
 # -- configuration and start-up ------------------------------------------------------------------
 
 
-async def test_without_message_content_slash_and_mentions_still_work(
-    fake: FakeDiscord, start_bot: StartBot, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    await start_bot(FAQBOT_DISCORD_MESSAGE_CONTENT="0")
-    (identify,) = [f for f in fake.gateway_frames if f["op"] == 2]
-    assert not identify["d"]["intents"] & (1 << 15)
-    assert "prefix commands (!faq ...), passive answers" in caplog.text
-
-    # Discord withholds the text of messages that do not mention the bot: nothing to answer
-    await fake.member_says("!faq help")
-    mentioned = await fake.member_says(f"<@{BOT_ID}> reset password", mentions=(BOT_ID,))
-    assert (await reply_to(fake, mentioned)).json["embeds"][0]["title"] == "How do I reset my password?"
-    assert len(sent_messages(fake)) == 1
-    interaction = await fake.slash("faq", [{"name": "question", "type": 3, "value": "reset-password"}])
-    assert (await callback_for(fake, interaction))["type"] == 4
-
-
 async def test_message_content_intent_is_requested_by_default(fake: FakeDiscord, bot: DiscordBot) -> None:
     (identify,) = [f for f in fake.gateway_frames if f["op"] == 2]
     assert identify["d"]["intents"] & (1 << 15)

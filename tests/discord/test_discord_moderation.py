@@ -24,7 +24,7 @@ from tests.discord.fake_discord import (
     QUIET_CHANNEL_ID,
     FakeDiscord,
 )
-from tests.discord.test_discord_bot import NO_PINGS, barrier, reply_to, sent_messages
+from tests.discord.test_discord_bot import NO_PINGS, barrier, callback_for, reply_to, sent_messages
 
 QUESTION = "how do I reset my password?"
 MEMBER_WORDS = "the sign in email never arrives?"  # the bot has nothing for these words (yet)
@@ -201,3 +201,15 @@ async def test_a_wastebasket_on_a_members_message_deletes_nothing_even_by_a_mode
     await fake.react(members["id"], MODERATOR_ID)
     await barrier(fake)
     assert not fake.requests_to("DELETE", r".*")
+
+
+async def test_moderators_commands_work_as_slash_commands_too(fake: FakeDiscord, bot: DiscordBot) -> None:
+    # Without the message content intent, /faq is how moderators reach their commands.
+    option = [{"name": "question", "type": 3, "value": "passive off"}]
+    by_moderator = await fake.slash("faq", option, user_id=MODERATOR_ID, channel_id=QUIET_CHANNEL_ID)
+    by_member = await fake.slash("faq", option, user_id=MEMBER_ID)
+    assert "won't answer plain questions here" in (await callback_for(fake, by_moderator))["data"]["content"]
+    assert (await callback_for(fake, by_member))["data"]["content"] == "Only moderators can do that."
+    await fake.member_says(QUESTION, channel_id=QUIET_CHANNEL_ID)
+    await barrier(fake, channel_id=QUIET_CHANNEL_ID)
+    assert len(sent_messages(fake)) == 1  # the barrier's answer only: passive answers are off there
