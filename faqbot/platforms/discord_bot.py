@@ -417,7 +417,8 @@ class DiscordBot(discord.AutoShardedClient):
         if self.moderator_roles.held_by(member):
             return True
         if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return channel.permissions_for(member).manage_messages
+            with contextlib.suppress(discord.ClientException):  # a thread whose channel is not cached
+                return channel.permissions_for(member).manage_messages
         return member.guild_permissions.manage_messages
 
     def interaction_by_moderator(self, interaction: discord.Interaction) -> bool:

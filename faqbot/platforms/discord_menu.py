@@ -96,11 +96,8 @@ class AnswerWithFaq:
     async def run(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The moderator ran the menu on `message`."""
         client = self.client
-        if client.stopping:
-            return
         with client.in_flight():
-            if not client.interaction_by_moderator(interaction):
-                await client.notify(interaction, DiscordNotice.MODERATORS_ONLY)
+            if await self._refused(interaction):
                 return
             own = client.user is not None and message.author.id == client.user.id
             if own or message.author.id == interaction.user.id:
@@ -128,11 +125,8 @@ class AnswerWithFaq:
     async def picked(self, interaction: discord.Interaction, channel_id: int, message_id: int, entry_id: str) -> None:
         """The moderator picked `entry_id` for the member's message: answer with it, and learn."""
         client = self.client
-        if client.stopping:
-            return
         with client.in_flight():
-            if not client.interaction_by_moderator(interaction):
-                await client.notify(interaction, DiscordNotice.MODERATORS_ONLY)
+            if await self._refused(interaction):
                 return
             await interaction.response.defer()  # updates the menu's message once answered
             target = self._targets.get(message_id) or await self._fetched(channel_id, message_id)
@@ -142,6 +136,17 @@ class AnswerWithFaq:
             asked = await self._ask(interaction, entry_id, target)
             if asked is not None:
                 await self._answered(interaction, *asked)
+
+    async def _refused(self, interaction: discord.Interaction) -> bool:
+        """Whether to leave this use of the menu alone: the bot is shutting down, or whoever used
+        it is no moderator (then told so: Discord shows the menu to members with Manage Messages,
+        but a server's admins may show it to anyone)."""
+        if self.client.stopping:
+            return True
+        if self.client.interaction_by_moderator(interaction):
+            return False
+        await self.client.notify(interaction, DiscordNotice.MODERATORS_ONLY)
+        return True
 
     async def _ask(
         self, interaction: discord.Interaction, argument: str, target: RepliedMessage

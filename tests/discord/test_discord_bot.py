@@ -351,23 +351,23 @@ async def test_a_direct_message_is_an_explicit_ask(fake: FakeDiscord, bot: Disco
 
 async def test_asker_removes_a_passive_answer_with_the_wastebasket(fake: FakeDiscord, bot: DiscordBot) -> None:
     asked = await fake.member_says("how do I reset my password?")
-    answer_id = await _answer_id(fake, asked)
+    answer = await answer_id(fake, asked)
 
-    await fake.react(answer_id, OTHER_MEMBER_ID)  # someone else may not remove it
-    await fake.react(answer_id, MEMBER_ID, emoji="👍")  # nor does another emoji
+    await fake.react(answer, OTHER_MEMBER_ID)  # someone else may not remove it
+    await fake.react(answer, MEMBER_ID, emoji="👍")  # nor does another emoji
     await barrier(fake)
     assert not fake.requests_to("DELETE", r".*")
 
-    await fake.react(answer_id, MEMBER_ID, emoji="🗑")  # the asker, without the variation selector
-    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer_id}", status=204)
-    assert answer_id not in fake.messages
+    await fake.react(answer, MEMBER_ID, emoji="🗑")  # the asker, without the variation selector
+    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer}", status=204)
+    assert answer not in fake.messages
 
 
 async def test_moderator_removes_an_answer(fake: FakeDiscord, bot: DiscordBot) -> None:
     asked = await fake.member_says("how do I reset my password?")
-    answer_id = await _answer_id(fake, asked)
-    await fake.react(answer_id, MODERATOR_ID)
-    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer_id}", status=204)
+    answer = await answer_id(fake, asked)
+    await fake.react(answer, MODERATOR_ID)
+    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer}", status=204)
 
 
 async def test_reaction_on_a_members_message_deletes_nothing(fake: FakeDiscord, bot: DiscordBot) -> None:
@@ -377,7 +377,8 @@ async def test_reaction_on_a_members_message_deletes_nothing(fake: FakeDiscord, 
     assert not fake.requests_to("DELETE", r".*")
 
 
-async def _answer_id(fake: FakeDiscord, asked: dict[str, Any]) -> str:
+async def answer_id(fake: FakeDiscord, asked: dict[str, Any]) -> str:
+    """The id of the bot's message that replies to `asked`."""
     await reply_to(fake, asked)
     for message_id, message in fake.messages.items():
         if str((message.get("message_reference") or {}).get("message_id")) == asked["id"]:

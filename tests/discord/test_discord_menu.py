@@ -9,8 +9,8 @@ from typing import Any
 from faqbot.platforms.discord_bot import DiscordBot
 from tests.discord.conftest import StartBot
 from tests.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, MODERATOR_ID, OTHER_MEMBER_ID, FakeDiscord
-from tests.discord.test_discord_bot import NO_PINGS, barrier, callback_for, reply_to, sent_messages
-from tests.discord.test_discord_moderation import MEMBER_WORDS, answer_id, store_of
+from tests.discord.test_discord_bot import NO_PINGS, answer_id, barrier, callback_for, reply_to, sent_messages
+from tests.discord.test_discord_moderation import MEMBER_WORDS, store_of
 
 MENU = "Answer with FAQ"
 ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"

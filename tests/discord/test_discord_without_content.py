@@ -18,10 +18,10 @@ from faqbot.responder import Responder
 from faqbot.settings import DiscordSettings
 from tests.discord.conftest import TOKEN, StartBot
 from tests.discord.fake_discord import BOT_ID, DM_CHANNEL_ID, MODERATOR_ID, FakeDiscord
-from tests.discord.test_discord_bot import callback_for, reply_to, sent_messages
+from tests.discord.test_discord_bot import answer_id, callback_for, reply_to, sent_messages
 from tests.discord.test_discord_help_forums import FORUM, GRACE, TITLE, answer_in, in_post
 from tests.discord.test_discord_menu import MENU, edited_response
-from tests.discord.test_discord_moderation import answer_id, store_of
+from tests.discord.test_discord_moderation import store_of
 
 CONTENT_INTENT = 1 << 15
 QUESTION = "how do I reset my password?"
