@@ -14,6 +14,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -360,6 +361,40 @@ def _discord_reply(reply: Reply, slash: bool) -> DiscordText:
     if reply.kind is ReplyKind.NO_ANSWER and slash:
         return DiscordText(content="Sorry, I don't have an answer for that. Try /faq-list to see what I know.")
     return DiscordText(content=render_plain(reply))
+
+
+# -- Discord's buttons and the short texts that answer interactions ----------------------
+
+# The two buttons under an answer to a help post (Matrix uses the reactions of HELP_POST_REACTIONS).
+DISCORD_SOLVED_LABEL = "That solved it"
+DISCORD_HUMAN_LABEL = "I need a human"
+DISCORD_PICK_PLACEHOLDER = "The entry that answers it"
+DISCORD_OPTION_LIMIT = 100  # a select option's label
+
+
+class DiscordNotice(Enum):
+    """What only the member who pressed a button or ran a command sees (ephemeral messages)."""
+
+    SOLVED = "Glad it helped: I've marked your post solved."
+    HUMAN = "I've marked your post for a human; someone will be along."
+    NOT_THE_POSTER = "Only the member who opened this post, or a moderator, can say that."
+    POSTER_ONLY = "This post is its author's: here I answer only their questions. Try /faq in a channel."
+    MODERATORS_ONLY = "Only moderators can do that."
+    NOT_A_MEMBERS_MESSAGE = "Use Answer with FAQ on a member's message (not mine, not your own)."
+    NO_TEXT = "That message has no text I can read."
+    BUSY = "I'm behind on questions right now; try again in a minute."
+    CHOOSE = "I'm not sure which entry answers it. Pick one: I'll answer them, and learn their words for it."
+    GONE = "That message is gone, or that entry no longer exists."
+
+
+def discord_answered_notice(entry: Entry) -> str:
+    """What a moderator sees after the bot answered the member's message they pointed at."""
+    return defuse_mentions(f"Answered their message with “{shorten(entry.title, DISCORD_TITLE_LIMIT)}”.")
+
+
+def discord_option_label(entry: Entry) -> str:
+    """An entry as one option of a select menu."""
+    return shorten(entry.title.strip() or entry.id, DISCORD_OPTION_LIMIT)
 
 
 # -- fitting a reply into Discord's limits ---------------------------------------------

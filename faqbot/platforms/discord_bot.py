@@ -1,16 +1,24 @@
 """The Discord adapter: Discord events in, the core's replies out.
 
-Everything the bot decides (is this a command, which entry, is it on cooldown, what
-the reply says) lives in `faqbot.responder` and `faqbot.render`. This module only
-translates: a Discord message or interaction becomes an `IncomingMessage`, and the
-`Reply` the core returns is sent as a Discord reply with its embed, never pinging
-anyone. It also owns the Discord-only parts: the `/faq` and `/faq-list` slash
-commands, the 🗑️ reaction that lets an asker remove an answer they did not want,
-sharding, reaching Discord at start-up within the connect budget, finishing replies
-in flight at shutdown, and staying alive through odd gateway payloads.
+Everything the bot decides (is this a command, which entry, is it on cooldown, who may
+run a moderator's command, what a correction teaches, what the reply says) lives in the
+platform-free core: `faqbot.bot.Bot` (over `faqbot.responder`) and `faqbot.render`. This
+module only translates: a Discord message or interaction becomes an `IncomingMessage`
+(with who is a moderator here, what it replies to, the channel's names), and the `Reply`
+the core returns is sent as a Discord reply with its embed, never pinging anyone, then
+reported back (`Bot.sent`) so the store records it. It also owns the Discord-only parts:
+the `/faq` and `/faq-list` slash commands, 👍 / 👎 ratings and the 🗑️ removal on the bot's
+answers (the store knows who asked, so both survive a restart), sharding, reaching
+Discord at start-up within the connect budget, running without the message content
+intent when it is off or refused, finishing replies in flight at shutdown, and staying
+alive through odd gateway payloads. Help forums are `discord_help_forums`, the "Answer
+with FAQ" context menu is `discord_menu`.
 
-`faqbot run discord` calls `main(responder, settings, state, health, heartbeat)`; tests
-build a `DiscordBot` from `DiscordSettings` and run it in their own event loop against
+Who is a moderator: a member with Manage Messages in the channel, or with a role named
+(by id or name) in `discord.moderator_roles`.
+
+`faqbot run discord` calls `main(bot, settings, state, health, heartbeat)`; tests build a
+`DiscordBot` from a `Bot` and `DiscordSettings` and run it in their own event loop against
 a fake server.
 """
 
@@ -33,30 +41,35 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from faqbot.answering import AnsweringThread, Overloaded
+from faqbot.answering import Overloaded
 from faqbot.backoff import Deadline, GaveUp, retry_until
 from faqbot.bot import Bot
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
+from faqbot.matching.decision import Why
 from faqbot.matching.text import addressee
+from faqbot.platforms.discord_help_forums import HelpForums, HelpOutcomeButton
+from faqbot.platforms.discord_menu import AnswerWithFaq, EntryPicker
 from faqbot.platforms.lifecycle import SHUTDOWN_GRACE_SECONDS, FatalPlatformError, run_adapter
 from faqbot.platforms.network import describe_network_error
-from faqbot.render import render_discord
-from faqbot.responder import IncomingMessage, Reply, Responder
+from faqbot.render import DiscordNotice, DiscordText, render_discord
+from faqbot.responder import IncomingMessage, RepliedMessage, Reply, ReplyKind
 from faqbot.settings import DiscordSettings, Settings
+from faqbot.sources.model import channel_key
 from faqbot.state_folder import StateFolder
+from faqbot.store.interface import StoreError
 
 log = logging.getLogger(__name__)
 
 REMOVE_EMOJI = "🗑️"
+HELPFUL_EMOJI, UNHELPFUL_EMOJI = "👍", "👎"
 CHOICE_LIMIT = 25  # Discord: at most 25 autocomplete choices
 CHOICE_TEXT_LIMIT = 100  # Discord: choice names and string values at most 100 characters
-# Our latest answers, whose asker may still remove them with 🗑️ (older ones stay).
-REMEMBERED_REPLIES = 4096
 # (channel, name) pairs of recent speakers; names are at most 32 characters, so about 200 bytes each.
 REMEMBERED_SPEAKERS = 20_000
 _SPEAKER_BYTES = 200
-_VARIATION_SELECTOR = "\ufe0f"
+# What Discord may add to an emoji's name: the variation selector, and skin tones (👍🏽).
+_EMOJI_MODIFIERS = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
 _ANSWERED_MESSAGE_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _NO_PINGS = discord.AllowedMentions.none()
 _OPENING_NAME = re.compile(r"\A[^:,]*[:,]")  # what `addressee` read as a name, up to its colon or comma
@@ -67,6 +80,7 @@ ATTEMPT_SECONDS = 10.0
 IDENTIFY_SPACING_SECONDS = 5.0
 # At shutdown, replies being sent get this long to finish: well within the lifecycle's grace.
 DRAIN_SECONDS = SHUTDOWN_GRACE_SECONDS / 2
+STORE_POLL_SECONDS = 0.05  # how often start-up looks whether the store is open, to restore what it keeps
 # A frame discord.py cannot read raises one of these inside its gateway loop.
 _UNREADABLE_FRAME = (ValueError, TypeError, AttributeError, KeyError, IndexError, zlib.error)
 REJECTED_TOKEN = "Discord rejected the token in FAQBOT_DISCORD_TOKEN; check it in the developer portal"
@@ -79,9 +93,10 @@ _FATAL_CLOSE_CODES = {
     4012: "Discord refused the gateway API version discord.py speaks: upgrade discord.py",
     4013: "Discord refused the requested intents as invalid",
 }
-PRIVILEGED_INTENT_REFUSED = (
-    "Discord refused the message content intent: enable it for the bot in the developer portal, "
-    "or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to run with /faq only"
+CONTENT_INTENT_REFUSED = (
+    "Discord refused the message content intent (close code 4014): reconnecting without it. Turn it on "
+    "under Bot → Privileged Gateway Intents in the developer portal (past 10,000 users Discord must "
+    "approve it first), or set FAQBOT_DISCORD_MESSAGE_CONTENT=0 to stop asking for it"
 )
 T = TypeVar("T")
 
@@ -102,15 +117,22 @@ def _mention_pattern(user_id: int) -> re.Pattern[str]:
     return re.compile(rf"<@!?{user_id}>")
 
 
-def _same_emoji(a: str, b: str) -> bool:
-    """Discord sends 🗑️ with or without the emoji variation selector."""
-    return a.replace(_VARIATION_SELECTOR, "") == b.replace(_VARIATION_SELECTOR, "")
+def _emoji(name: str | None) -> str:
+    """An emoji as the bot compares them: 🗑 and 🗑️, 👍 and 👍🏽 are the same."""
+    return _EMOJI_MODIFIERS.sub("", name or "")
+
+
+_RATINGS = {_emoji(HELPFUL_EMOJI): True, _emoji(UNHELPFUL_EMOJI): False}
 
 
 def _names_of(user: discord.abc.User) -> set[str]:
     """What chat may call a member: user name, display name and server nickname, casefolded."""
     names = {user.name, getattr(user, "global_name", None), getattr(user, "nick", None)}
     return {name.casefold() for name in names if name}
+
+
+def _snowflake(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 class RecentSpeakers:
@@ -137,6 +159,18 @@ class RecentSpeakers:
         return len(self._speakers)
 
 
+class ModeratorRoles:
+    """The roles `discord.moderator_roles` names, by id or by name (case and "@" do not matter)."""
+
+    def __init__(self, configured: tuple[str, ...]) -> None:
+        self._keys = {channel_key(role).lstrip("@") for role in configured}
+
+    def held_by(self, member: discord.Member) -> bool:
+        return bool(self._keys) and any(
+            str(role.id) in self._keys or channel_key(role.name).lstrip("@") in self._keys for role in member.roles
+        )
+
+
 def _embeds(rendered_embeds: list[dict[str, Any]]) -> list[discord.Embed]:
     return [discord.Embed.from_dict(embed) for embed in rendered_embeds]
 
@@ -151,56 +185,83 @@ def _choice(entry_id: str, title: str) -> app_commands.Choice[str]:
     return app_commands.Choice(name=name, value=value)
 
 
+def _where(channel: object) -> tuple[tuple[str, ...], str | None]:
+    """The names a channel is known by, for entries' `channels:` scope, and a thread's channel.
+
+    A thread counts as its channel: its own name is a member's title, so it names nothing."""
+    if isinstance(channel, discord.Thread):
+        parent = channel.parent
+        return ((parent.name,) if parent is not None else ()), str(channel.parent_id)
+    name = getattr(channel, "name", None)
+    return ((name,) if isinstance(name, str) and name else ()), None
+
+
 class DiscordBot(discord.AutoShardedClient):
-    """A discord.py client wired to a `Responder`.
+    """A discord.py client wired to the platform-free `Bot` (`core`).
 
     Always the sharded client: it runs the shards `config` names (`shard_count`, `shard_ids`)
     or, when it names none, as many as Discord recommends (one, below 2,500 guilds); each
     guild's events arrive on exactly one shard, so processes that split the shards between
-    them never see the same conversation."""
+    them never see the same conversation.
+
+    `content_refused`: Discord refused the message content intent to an earlier client, so
+    this one does not ask for it (see `without_message_content`)."""
 
     def __init__(
         self,
-        responder: Responder,
+        core: Bot,
         config: DiscordSettings,
         *,
+        help_grace_seconds: float = 60.0,
         remembered_speakers: int = REMEMBERED_SPEAKERS,
         identify_spacing: float = IDENTIFY_SPACING_SECONDS,
+        content_refused: bool = False,
         **client_options: Any,
     ) -> None:
+        self._rebuild = dict(
+            help_grace_seconds=help_grace_seconds,
+            remembered_speakers=remembered_speakers,
+            identify_spacing=identify_spacing,
+            **client_options,
+        )
         intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
-        intents.message_content = config.message_content
+        intents.message_content = config.message_content and not content_refused
         client_options.setdefault("allowed_mentions", _NO_PINGS)
         if config.shard_count is not None:
             client_options.setdefault("shard_count", config.shard_count)
             client_options.setdefault("shard_ids", list(config.shard_ids) or None)
         super().__init__(intents=intents, **client_options)
-        self.responder = responder
+        self.core = core
         self.config = config
+        self.content_refused = content_refused
+        self.moderator_roles = ModeratorRoles(config.moderator_roles)
+        self.help_forums = HelpForums(self, config, help_grace_seconds)
+        self.menu = AnswerWithFaq(self)
         self.tree = app_commands.CommandTree(self)
         self.tree.error(self._on_app_command_error)
         for command in _slash_commands(self):
             self.tree.add_command(command)
-        self._asker_of_reply: BoundedDict[int, int] = BoundedDict(REMEMBERED_REPLIES)
+        self.tree.add_command(self.menu.command())
+        self.add_dynamic_items(HelpOutcomeButton, EntryPicker)  # their presses work after a restart too
         self.speakers = RecentSpeakers(remembered_speakers)
         self.stopping = False  # set at shutdown: new events are left alone
         self.identify_spacing = identify_spacing
         self._in_flight: set[asyncio.Task[Any]] = set()
-        self.answering = AnsweringThread()  # every call to the responder goes through it
+        self._restoring: asyncio.Task[None] | None = None
+        self.restored = asyncio.Event()  # set once what the store keeps is back (or could not be)
         self._guard_gateway_parsers()
         self._guard_gateway_frames()
+
+    def without_message_content(self) -> DiscordBot:
+        """A new client like this one that does not ask for the message content intent."""
+        return DiscordBot(self.core, self.config, content_refused=True, **self._rebuild)
 
     # -- start-up -------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        """Say what works and what does not, then register the slash commands."""
-        if not self.config.message_content:
-            log.warning(
-                "Message content intent is off (FAQBOT_DISCORD_MESSAGE_CONTENT=0): prefix commands (%s ...) "
-                "and passive answers are disabled; /faq, /faq-list, mentions of the bot and direct messages "
-                "still work.",
-                self.responder.settings.command_prefix,
-            )
+        """Say what works and what does not, restore what moderators set, register the commands."""
+        self._log_what_works()
+        self._restoring = asyncio.create_task(self._restore_when_the_store_opens(), name="faqbot-restore")
         if not self.config.sync_commands:
             return
         if self.shard_ids is not None and 0 not in self.shard_ids:
@@ -213,9 +274,44 @@ class DiscordBot(discord.AutoShardedClient):
                 commands = await self.tree.sync(guild=guild)
             else:
                 commands = await self.tree.sync()
-            log.info("Registered slash commands: %s", ", ".join("/" + c.name for c in commands))
+            names = ", ".join(("/" if c.type is discord.AppCommandType.chat_input else "") + c.name for c in commands)
+            log.info("Registered application commands: %s", names)
         except discord.HTTPException as error:
             log.error("Could not register slash commands (status %s); /faq may be missing", error.status)
+
+    def _log_what_works(self) -> None:
+        if self.intents.message_content:
+            return
+        why = "Discord refused it" if self.content_refused else "FAQBOT_DISCORD_MESSAGE_CONTENT=0"
+        prefix = self.core.responder.settings.command_prefix
+        forums = "help forum posts (by title and tags), " if self.help_forums.configured else ""
+        log.warning(
+            "Message content intent is off (%s): Discord sends the bot no text of channel messages, so "
+            "prefix commands (%s ...), passive answers, moderators' %s replies and help posts' first "
+            "messages are off. Still working: %s/faq, /faq-list, the Answer with FAQ menu, messages that "
+            "mention the bot, direct messages, ratings, removal and the help-post buttons.",
+            why,
+            prefix,
+            prefix,
+            forums,
+        )
+
+    async def _restore_when_the_store_opens(self) -> None:
+        """Learned phrasings and channels' passive settings, once the store is open: the store's
+        writer opens it in its own thread, and a database may be down at start-up (the bot
+        answers meanwhile, with what the files say)."""
+        recorder = self.core.recorder
+        try:
+            while recorder is not None and recorder.running:
+                try:
+                    recorder.store  # noqa: B018 - raises until the writer has opened it
+                    break
+                except StoreError:
+                    await asyncio.sleep(STORE_POLL_SECONDS)
+            with contextlib.suppress(Overloaded):
+                await self.core.in_worker(self.core.restore)
+        finally:
+            self.restored.set()
 
     async def on_ready(self) -> None:
         if self.user is not None:
@@ -228,10 +324,13 @@ class DiscordBot(discord.AutoShardedClient):
                 shards,
                 self.shard_count,
             )
+            self.help_forums.describe(list(self.guilds))
 
     async def close(self) -> None:
+        self.help_forums.close()
+        if self._restoring is not None:
+            self._restoring.cancel()
         await super().close()
-        self.answering.close()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Space this process's IDENTIFYs as Discord requires (discord.py's rule, its spacing configurable)."""
@@ -280,7 +379,7 @@ class DiscordBot(discord.AutoShardedClient):
     # -- in flight --------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _in_flight_work(self) -> Iterator[None]:
+    def in_flight(self) -> Iterator[None]:
         """Mark the event handler running in this task as work to finish before shutting down."""
         task = asyncio.current_task()
         if task is not None:
@@ -295,6 +394,7 @@ class DiscordBot(discord.AutoShardedClient):
         """Stop taking new events and let replies being worked on or sent finish, for at most
         `timeout` seconds; those still unfinished are cancelled. Returns how many were dropped."""
         self.stopping = True
+        self.help_forums.close()
         pending = {task for task in self._in_flight if not task.done()}
         if pending:
             log.info("Finishing %d repl%s before shutting down", len(pending), "y" if len(pending) == 1 else "ies")
@@ -307,6 +407,28 @@ class DiscordBot(discord.AutoShardedClient):
             )
         return len(pending)
 
+    # -- who is who ------------------------------------------------------------------------
+
+    def is_moderator(self, member: object, channel: object) -> bool:
+        """Manage Messages in `channel` (the server-wide permission when it is unknown), or a
+        moderator role. Direct messages have no moderators."""
+        if not isinstance(member, discord.Member):
+            return False
+        if self.moderator_roles.held_by(member):
+            return True
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            with contextlib.suppress(discord.ClientException):  # a thread whose channel is not cached
+                return channel.permissions_for(member).manage_messages
+        return member.guild_permissions.manage_messages
+
+    def interaction_by_moderator(self, interaction: discord.Interaction) -> bool:
+        """Whether whoever caused `interaction` is a moderator where it happened (Discord sends
+        their permissions in that channel with it)."""
+        member = interaction.user
+        if not isinstance(member, discord.Member):
+            return False
+        return self.moderator_roles.held_by(member) or interaction.permissions.manage_messages
+
     # -- messages -------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
@@ -316,40 +438,73 @@ class DiscordBot(discord.AutoShardedClient):
         self._remember_speakers(message)
         if not self._from_a_member(message):
             return
-        with self._in_flight_work():
-            await self._answer(message)
+        moderator = self.is_moderator(message.author, message.channel)
+        self.help_forums.saw(message, moderator)
+        with self.in_flight():
+            await self._answer(message, moderator)
 
-    async def _answer(self, message: discord.Message) -> None:
+    async def _answer(self, message: discord.Message, moderator: bool) -> None:
         text, addressed = self._strip_own_mention(message.content)
         text, by_name = self._strip_own_name(text, message)
         addressed = addressed or by_name or isinstance(message.channel, discord.DMChannel)
-        conversation = str(message.channel.id)
-        parent = getattr(message.channel, "parent_id", None)
+        names, parent = _where(message.channel)
         asked = IncomingMessage(
             text,
-            conversation,
+            str(message.channel.id),
             str(message.author.id),
             addressed,
             self._said_to_someone_else(message, text),
-            parent_id=str(parent) if isinstance(message.channel, discord.Thread) and parent else None,
+            parent_id=parent,
+            message_id=str(message.id),
+            moderator=moderator,
+            replying_to=self._replied(message),
+            conversation_names=names,
+            help_post_author=self.help_forums.poster_of(message.channel),
         )
         try:
-            reply = await self.answering.run(self.responder.respond, asked, cost=len(text))
+            handled = await self.core.ahandle(asked)
         except Overloaded:
             return
-        if reply is None:
-            return
-        rendered = render_discord(reply)
-        sent = await message.channel.send(
+        reply = handled.reply
+        sent = None
+        if reply is not None:
+            target = _snowflake(handled.reply_to) or message.id
+            sent = await self.send_reply(message.channel, render_discord(reply), reply_to=target)
+        self.core.sent(asked, handled, str(sent.id) if sent is not None else None)
+        if sent is not None and reply is not None and reply.passive:
+            await self._offer_removal(sent)
+
+    async def send_reply(
+        self,
+        channel: discord.abc.Messageable,
+        rendered: DiscordText,
+        *,
+        reply_to: int,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        """Send a rendered reply in `channel` as a Discord reply to message `reply_to`, pinging nobody."""
+        reference = discord.MessageReference(message_id=reply_to, channel_id=channel.id, fail_if_not_exists=False)
+        options: dict[str, Any] = {"view": view} if view is not None else {}
+        return await channel.send(
             content=rendered.content or None,
             embeds=_embeds(rendered.embeds),
-            reference=message.to_reference(fail_if_not_exists=False),
+            reference=reference,
             mention_author=False,
             allowed_mentions=_NO_PINGS,
+            **options,
         )
-        self._remember_reply(sent.id, message.author.id)
-        if reply.passive:
-            await self._offer_removal(sent)
+
+    def _replied(self, message: discord.Message) -> RepliedMessage | None:
+        """The message `message` is a Discord reply to, read from the replied-to message itself.
+        Its text is empty without the message content intent: then None."""
+        reference = message.reference
+        if message.type is not discord.MessageType.reply or reference is None or reference.message_id is None:
+            return None
+        replied = reference.resolved
+        if not isinstance(replied, discord.Message):  # deleted, or not sent along
+            return RepliedMessage(str(reference.message_id))
+        mine = self.user is not None and replied.author.id == self.user.id
+        return RepliedMessage(str(replied.id), replied.content or None, str(replied.author.id), from_bot=mine)
 
     def _said_to_someone_else(self, message: discord.Message, text: str) -> bool:
         """A mention of another member, a reply to their message, or a message that opens with
@@ -399,10 +554,13 @@ class DiscordBot(discord.AutoShardedClient):
         stripped, count = _mention_pattern(self.user.id).subn(" ", content)
         return " ".join(stripped.split()) if count else content, count > 0
 
-    # -- removing an unwanted answer ------------------------------------------------------
+    # -- help forums --------------------------------------------------------------------------
 
-    def _remember_reply(self, reply_id: int, asker_id: int) -> None:
-        self._asker_of_reply[reply_id] = asker_id
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        """A new thread (discord.py calls this only for `newly_created` ones): a help post, maybe."""
+        self.help_forums.post_opened(thread)
+
+    # -- ratings and removing an unwanted answer ------------------------------------------------
 
     async def _offer_removal(self, reply: discord.Message) -> None:
         """Put a 🗑️ under a passive answer, so the asker sees how to remove it."""
@@ -412,58 +570,95 @@ class DiscordBot(discord.AutoShardedClient):
             log.info("Could not add the %s reaction (status %s); removal still works", REMOVE_EMOJI, error.status)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        """🗑️ on one of our replies, by its asker or a moderator, deletes the reply."""
-        if self.user is None or payload.user_id == self.user.id or self.stopping:
+        """On one of the bot's answers: 👍 / 👎 rate it; 🗑️ by its asker or a moderator deletes it."""
+        if self.user is None or payload.user_id == self.user.id or self.stopping or payload.emoji.id is not None:
             return
-        if payload.emoji.id is not None or not _same_emoji(payload.emoji.name or "", REMOVE_EMOJI):
+        if payload.message_author_id != self.user.id:  # Discord says whose message it is: not ours
             return
-        asker = self._asker_of_reply.get(payload.message_id)
-        if asker is None:
+        emoji = _emoji(payload.emoji.name)
+        if emoji in _RATINGS:
+            self.core.rated(str(payload.message_id), str(payload.user_id), _RATINGS[emoji])
+        elif emoji == _emoji(REMOVE_EMOJI):
+            with self.in_flight():
+                await self._remove(payload)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """👍 / 👎 taken back: so is the rating (Discord does not say whose message it was; the store knows)."""
+        if self.user is None or payload.user_id == self.user.id or self.stopping or payload.emoji.id is not None:
             return
-        if payload.user_id != asker and not self._can_manage_messages(payload):
-            return
+        if _emoji(payload.emoji.name) in _RATINGS:
+            self.core.rated(str(payload.message_id), str(payload.user_id), None)
+
+    async def _remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """Delete the answer if a moderator asks, or its asker (the store says who asked, after a restart too)."""
+        guild = self.get_guild(payload.guild_id) if payload.guild_id is not None else None
+        channel = guild.get_channel_or_thread(payload.channel_id) if guild is not None else None
+        if not self.is_moderator(payload.member, channel):
+            try:
+                asker = await self.core.in_worker(self.core.is_asker, str(payload.message_id), str(payload.user_id))
+            except Overloaded:
+                return
+            if not asker:
+                return
         with contextlib.suppress(discord.NotFound):
             await self.get_partial_messageable(payload.channel_id).get_partial_message(payload.message_id).delete()
-        self._asker_of_reply.pop(payload.message_id, None)
-
-    def _can_manage_messages(self, payload: discord.RawReactionActionEvent) -> bool:
-        channel = self.get_channel(payload.channel_id)
-        if payload.member is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-            return False
-        return channel.permissions_for(payload.member).manage_messages
+        self.core.removed(str(payload.message_id))
 
     # -- slash commands -------------------------------------------------------------------
 
+    def interaction_message(
+        self, interaction: discord.Interaction, text: str, *, replying_to: RepliedMessage | None = None
+    ) -> IncomingMessage:
+        """What a member asks through an interaction, as the core sees it: said to the bot."""
+        names, parent = _where(interaction.channel)
+        return IncomingMessage(
+            text,
+            str(interaction.channel_id),
+            str(interaction.user.id),
+            addressed=True,
+            parent_id=parent,
+            message_id=str(interaction.id),
+            moderator=self.interaction_by_moderator(interaction),
+            replying_to=replying_to,
+            conversation_names=names,
+            help_post_author=self.help_forums.poster_of(interaction.channel),
+        )
+
     async def answer_slash(self, interaction: discord.Interaction, question: str) -> None:
-        """`/faq question`: an autocomplete pick is an entry id and answers exactly it; else ask."""
+        """`/faq question`: the same as `!faq question` (an autocomplete pick is an entry id)."""
         if self.stopping:
             return
-        with self._in_flight_work():
-            await self._answer_slash(interaction, question)
+        with self.in_flight():
+            prefix = self.core.responder.settings.command_prefix
+            asked = self.interaction_message(interaction, f"{prefix} {question}")
+            try:
+                handled = await self.core.ahandle(asked)
+            except Overloaded:
+                await self.notify(interaction, DiscordNotice.BUSY)
+                return
+            if handled.reply is None:  # an interaction needs an answer: say why, to the asker only
+                await self._send_silence(interaction, handled.verdict.why)
+                return
+            response = await self._send_interaction_reply(interaction, handled.reply)
+            message_id = response.message_id if response is not None else None
+            self.core.sent(asked, handled, str(message_id) if message_id is not None else None)
 
-    async def _answer_slash(self, interaction: discord.Interaction, question: str) -> None:
-        conversation = str(interaction.channel_id)
-        asked = IncomingMessage(question, conversation, str(interaction.user.id), addressed=True)
-        try:
-            reply = await self.answering.run(self._slash_reply, asked, cost=len(question))
-        except Overloaded:
-            return
-        await self._send_interaction_reply(interaction, reply)
-
-    def _slash_reply(self, asked: IncomingMessage) -> Reply:
-        """(In the answering thread.) The entry picked by id, else the answer to the question."""
-        reply = self.responder.answer_entry(asked.text, asked.conversation_id)
-        if reply is None:
-            reply = self.responder.respond(asked) or self.responder.help_reply(asked.conversation_id)
-        return reply
+    async def _send_silence(self, interaction: discord.Interaction, why: Why) -> None:
+        if why is Why.NOT_THE_POSTER:
+            await self.notify(interaction, DiscordNotice.POSTER_ONLY)
+        else:
+            prefix = self.core.responder.settings.command_prefix
+            await self._send_interaction_reply(
+                interaction, Reply(ReplyKind.SLOW_DOWN, command_prefix=prefix), ephemeral=True
+            )
 
     async def list_slash(self, interaction: discord.Interaction, page: int) -> None:
         """`/faq-list [page]`: one page of what the bot knows, shown only to whoever asked."""
         if self.stopping:
             return
-        with self._in_flight_work():
+        with self.in_flight():
             try:
-                reply = await self.answering.run(self.responder.listing_reply, page)
+                reply = await self.core.in_worker(self.core.responder.listing_reply, page)
             except Overloaded:
                 return
             await self._send_interaction_reply(interaction, reply, ephemeral=True)
@@ -471,21 +666,28 @@ class DiscordBot(discord.AutoShardedClient):
     async def autocomplete_choices(self, partial: str) -> list[app_commands.Choice[str]]:
         """Entries matching what the member has typed so far, as Discord choices."""
         try:
-            entries = await self.answering.run(self.responder.autocomplete, partial, CHOICE_LIMIT, cost=len(partial))
+            entries = await self.core.in_worker(self.core.responder.autocomplete, partial, CHOICE_LIMIT)
         except Overloaded:
             return []
         return [_choice(entry.id, entry.title) for entry in entries]
 
     async def _send_interaction_reply(
         self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool = False
-    ) -> None:
+    ) -> discord.InteractionCallbackResponse[Any] | None:
         rendered = render_discord(reply, slash=True)
-        await interaction.response.send_message(
+        return await interaction.response.send_message(
             content=rendered.content or None,
             embeds=_embeds(rendered.embeds),
             allowed_mentions=_NO_PINGS,
             ephemeral=ephemeral,
         )
+
+    async def notify(self, interaction: discord.Interaction, notice: DiscordNotice) -> None:
+        """A short answer to an interaction that only its member sees."""
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=notice.value, view=None)
+        else:
+            await interaction.response.send_message(notice.value, ephemeral=True, allowed_mentions=_NO_PINGS)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -497,7 +699,7 @@ class DiscordBot(discord.AutoShardedClient):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         command = interaction.command.name if interaction.command else "?"
-        log.error("Error in slash command /%s", command, exc_info=error)
+        log.error("Error in application command %s", command, exc_info=error)
 
 
 def _slash_commands(bot: DiscordBot) -> list[app_commands.Command[Any, ..., None]]:
@@ -608,7 +810,7 @@ def _fatal(error: BaseException) -> FatalPlatformError | None:
     if isinstance(error, discord.LoginFailure):
         return FatalPlatformError(REJECTED_TOKEN)
     if isinstance(error, discord.PrivilegedIntentsRequired):
-        return FatalPlatformError(PRIVILEGED_INTENT_REFUSED)
+        return FatalPlatformError("Discord refused a privileged intent the bot did not ask for")
     if isinstance(error, discord.ConnectionClosed) and error.code in _FATAL_CLOSE_CODES:
         return FatalPlatformError(_FATAL_CLOSE_CODES[error.code])
     if isinstance(error, discord.GatewayNotFound):
@@ -621,8 +823,11 @@ class DiscordAdapter:
 
     Start-up: the API is asked where the gateway is (which checks the token too), the gateway
     is heard saying HELLO, then discord.py logs in and connects its shards; each step is
-    retried with backoff, one line per try, until `connect_timeout` runs out. Shutdown:
-    replies in flight finish (for `DRAIN_SECONDS` at most), then the connection closes."""
+    retried with backoff, one line per try, until `connect_timeout` runs out. When Discord
+    refuses the message content intent (close code 4014, at start-up or at a later
+    IDENTIFY), the bot says so and connects again without it, so that everything that does
+    not need message text keeps working. Shutdown: replies in flight finish (for
+    `DRAIN_SECONDS` at most), then the connection closes."""
 
     def __init__(self, bot: DiscordBot, health: Health, connect_timeout: float) -> None:
         self.bot = bot
@@ -630,6 +835,17 @@ class DiscordAdapter:
         self.connect_timeout = connect_timeout
 
     async def run(self, stop: asyncio.Event) -> None:
+        while True:
+            try:
+                await self._run(stop)
+                return
+            except discord.PrivilegedIntentsRequired as error:
+                if not self.bot.intents.message_content:
+                    raise _fatal(error) from None
+                log.warning(CONTENT_INTENT_REFUSED)
+                self.bot = self.bot.without_message_content()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         bot = self.bot
         token = bot.config.token
         assert token is not None
@@ -693,16 +909,19 @@ class DiscordAdapter:
             return
         error = connecting.exception()
         assert error is not None
+        if isinstance(error, discord.PrivilegedIntentsRequired):
+            raise error  # `run` connects again without the message content intent
         raise _fatal(error) or error
 
 
 def main(bot: Bot, settings: Settings, state: StateFolder, health: Health, heartbeat: Heartbeat) -> int:
     """`faqbot run discord`: blocks until shutdown; returns the process exit status."""
-    responder = bot.responder
     config = settings.require_discord()
     point_at_server(config.api_base, config.gateway)
     return run_adapter(
-        lambda: DiscordAdapter(DiscordBot(responder, config), health, settings.connect_timeout),
+        lambda: DiscordAdapter(
+            DiscordBot(bot, config, help_grace_seconds=settings.help_grace_seconds), health, settings.connect_timeout
+        ),
         health,
         heartbeat,
         settings.heartbeat_seconds,

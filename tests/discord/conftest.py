@@ -1,10 +1,10 @@
-"""Fixtures: a fake Discord on loopback, a small knowledge folder, and a running bot."""
+"""Fixtures: a fake Discord on loopback, a small knowledge folder, and running bots with real stores."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord.gateway
@@ -12,12 +12,15 @@ import discord.http
 import pytest
 import yaml
 
+from faqbot.bot import Bot
 from faqbot.matching.matchers import load_matcher
 from faqbot.platforms.discord_bot import DiscordBot, point_at_server
 from faqbot.responder import Responder, ResponderSettings
 from faqbot.settings import Settings, load_settings
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
+from faqbot.state_folder import StateFolder
+from faqbot.store import BackgroundRecorder
 from tests.discord.fake_discord import FakeDiscord
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake-secret.do-not-log-me"
@@ -97,53 +100,93 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     assert not server.refusals, f"Discord would have refused what the bot sent: {server.refusals}"
 
 
-StartBot = Callable[..., Awaitable[DiscordBot]]
+GRACE_SECONDS = "0.3"  # a help post's grace period in these tests (60 s by default)
 
 
-@pytest.fixture
-async def start_bot(fake: FakeDiscord, responder: Responder) -> AsyncIterator[StartBot]:
-    """Start a `DiscordBot` in this test's loop, configured the way `main` does: from an environment.
-    Settings other than FAQBOT_DISCORD_* (chat settings) or other `knowledge` give the bot a responder
-    of its own."""
-    running: list[tuple[DiscordBot, asyncio.Task[None]]] = []
+class BotRunner:
+    """Starts `DiscordBot`s in the test's loop, each built the way `faqbot run discord` builds it
+    (from an environment): a `Bot` over its own responder and a real SQLite store in its state
+    folder (`state_dir`; the test's own by default, so a second bot on it is a restart).
+    `!faq reload` reads `knowledge_dir` again (or gives back the `knowledge` a test passed)."""
 
-    async def start(knowledge: Knowledge | None = None, **env: str) -> DiscordBot:
+    def __init__(self, fake: FakeDiscord, knowledge_dir: Path, state_dir: Path) -> None:
+        self.fake = fake
+        self.knowledge_dir = knowledge_dir
+        self.state_dir = state_dir
+        self._running: dict[int, tuple[DiscordBot, asyncio.Task[None]]] = {}
+
+    async def __call__(
+        self, knowledge: Knowledge | None = None, *, state_dir: Path | None = None, **env: str
+    ) -> DiscordBot:
         environment = {
             "FAQBOT_DISCORD_TOKEN": TOKEN,
-            "FAQBOT_DISCORD_API_BASE": fake.api_base,
-            "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
+            "FAQBOT_DISCORD_API_BASE": self.fake.api_base,
+            "FAQBOT_DISCORD_GATEWAY": self.fake.gateway_url,
+            "FAQBOT_STATE_DIR": str(state_dir or self.state_dir),
+            "FAQBOT_CHAT_HELP_GRACE_SECONDS": GRACE_SECONDS,
             **env,
         }
         settings = settings_from(environment)
         config = settings.require_discord()
         point_at_server(config.api_base, config.gateway)
-        own = knowledge is not None or any(not name.startswith("FAQBOT_DISCORD_") for name in env)
-        # The fixtures' responder is lexical (fast, and the tests are about Discord); a test that
-        # sets FAQBOT_MATCHER gets that matcher, as `faqbot run` would.
+        StateFolder.open(settings.state_dir)
+        recorder = BackgroundRecorder(settings.store.open).start()
+
+        def reload() -> Knowledge:
+            return knowledge or load_knowledge([self.knowledge_dir])
+
+        # The tests' matcher is lexical (fast, and the tests are about Discord); a test that sets
+        # FAQBOT_MATCHER gets that matcher, as `faqbot run` would.
         vectors = load_matcher(settings.matcher) if "FAQBOT_MATCHER" in env else None
-        bot_responder = (
-            Responder(knowledge or responder.knowledge, settings.chat, vectors=vectors) if own else responder
+        responder = Responder(reload(), settings.chat, vectors=vectors)
+        core = Bot(responder, "discord", recorder=recorder, reload=reload)
+        bot = DiscordBot(
+            core,
+            config,
+            help_grace_seconds=settings.help_grace_seconds,
+            guild_ready_timeout=0.05,
+            identify_spacing=0.05,
         )
-        bot = DiscordBot(bot_responder, config, guild_ready_timeout=0.05, identify_spacing=0.05)
         task = asyncio.create_task(bot.start(config.token))
-        running.append((bot, task))
+        self._running[id(bot)] = (bot, task)
         ready = asyncio.create_task(bot.wait_until_ready())
         await asyncio.wait([ready, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             ready.cancel()
             task.result()  # raises what stopped the bot
         assert ready.done(), "bot did not become ready"
-        await fake.wait_connected()
+        await self.fake.wait_connected()
+        await asyncio.wait_for(bot.restored.wait(), 10)  # so a test's first message meets what the store kept
         return bot
 
-    yield start
-    for bot, task in running:
+    async def stop(self, bot: DiscordBot) -> None:
+        """Shut `bot` down as `faqbot run` does: its replies finish, its store is written and closed."""
+        bot, task = self._running.pop(id(bot))
+        await bot.drain()
         await bot.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
+        bot.core.close()
+        if bot.core.recorder is not None:
+            await asyncio.to_thread(bot.core.recorder.close)
         assert not task.cancelled()
         if task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+    async def stop_all(self) -> None:
+        for bot, _ in list(self._running.values()):
+            await self.stop(bot)
+
+
+StartBot = BotRunner
+
+
+@pytest.fixture
+async def start_bot(fake: FakeDiscord, knowledge_dir: Path, tmp_path: Path) -> AsyncIterator[BotRunner]:
+    """Start bots against the fake; each one is stopped at the end of the test."""
+    runner = BotRunner(fake, knowledge_dir, tmp_path / "state")
+    yield runner
+    await runner.stop_all()
 
 
 @pytest.fixture

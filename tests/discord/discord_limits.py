@@ -8,6 +8,14 @@ characters across all of those in all embeds of the message; embed URLs must be 
 A lone surrogate makes the body invalid JSON for Discord's parser. Autocomplete answers
 hold at most 25 choices, names 1 to 100 characters, string values at most 100.
 
+Components (message resource, "Component Reference"): at most 5 action rows, each with at
+most 5 buttons or one select menu; a button's label at most 80 characters and, unless it is
+a link, a `custom_id` of 1 to 100, unique in the message; a select menu 1 to 25 options, each
+with a label and a value of 1 to 100. `allowed_mentions` may not both parse roles and list
+them, and lists at most 100 roles. Application commands: chat-input names are 1 to 32
+lowercase letters, digits, `-` or `_`, with a description of 1 to 100; context menu names are
+1 to 32 characters and have no description.
+
 The numbers are written here from Discord's documentation, not imported from
 `faqbot.render`, so a wrong limit in the renderer cannot agree with itself.
 Lengths are counted in Unicode code points, as Discord counts them.
@@ -31,6 +39,18 @@ ALL_EMBEDS = 6000
 CHOICES = 25
 CHOICE_NAME = 100
 CHOICE_VALUE = 100
+ACTION_ROWS = 5
+ROW_BUTTONS = 5
+BUTTON_LABEL = 80
+CUSTOM_ID = 100
+SELECT_OPTIONS = 25
+OPTION_TEXT = 100
+MENTIONED_ROLES = 100
+COMMAND_NAME = 32
+COMMAND_DESCRIPTION = 100
+ACTION_ROW, BUTTON, STRING_SELECT = 1, 2, 3
+LINK_STYLE = 5
+CHAT_INPUT = 1
 
 INVALID_FORM_BODY = 50035
 EMPTY_MESSAGE = 50006
@@ -38,6 +58,7 @@ INVALID_JSON = 50109
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _WELL_FORMED_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_CHAT_INPUT_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 Errors = dict[str, Any]
 
@@ -118,6 +139,100 @@ def message_errors(message: Any) -> Errors:
     counted = sum(_embed_errors(embed, tree, ("embeds", str(i))) for i, embed in enumerate(embeds))
     if counted > ALL_EMBEDS and "embeds" not in tree:
         _place(tree, ("embeds",), _error("MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {ALL_EMBEDS}"))
+    _component_errors(message.get("components") or [], tree)
+    _allowed_mentions_errors(message.get("allowed_mentions"), tree)
+    return tree
+
+
+def _bad_length(low: int, high: int) -> Errors:
+    return _error("BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length.")
+
+
+def _component_errors(rows: Any, tree: Errors) -> None:
+    """Action rows of buttons and string selects, as Discord checks them."""
+    if not isinstance(rows, list) or len(rows) > ACTION_ROWS:
+        _place(tree, ("components",), _error("BASE_TYPE_MAX_LENGTH", f"Must be {ACTION_ROWS} or fewer in length."))
+        return
+    custom_ids: set[str] = set()
+    for r, row in enumerate(rows):
+        at = ("components", str(r))
+        items = row.get("components") if isinstance(row, dict) and row.get("type") == ACTION_ROW else None
+        if not isinstance(items, list) or not items:
+            _place(tree, at, _error("COMPONENT_TYPE_INVALID", "An action row must hold components"))
+            continue
+        selects = [item for item in items if isinstance(item, dict) and item.get("type") == STRING_SELECT]
+        if len(items) > ROW_BUTTONS or (selects and len(items) > 1):
+            _place(tree, (*at, "components"), _error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The row is too wide"))
+        for i, item in enumerate(items):
+            item_at = (*at, "components", str(i))
+            if not isinstance(item, dict) or item.get("type") not in (BUTTON, STRING_SELECT):
+                _place(tree, item_at, _error("COMPONENT_TYPE_INVALID", "Unknown component type"))
+                continue
+            link = item.get("type") == BUTTON and item.get("style") == LINK_STYLE
+            custom_id = item.get("custom_id")
+            if link:
+                pass
+            elif not isinstance(custom_id, str) or not 1 <= len(custom_id) <= CUSTOM_ID:
+                _place(tree, (*item_at, "custom_id"), _bad_length(1, CUSTOM_ID))
+            elif custom_id in custom_ids:
+                _place(tree, (*item_at, "custom_id"), _error("COMPONENT_CUSTOM_ID_DUPLICATED", "Duplicate custom_id"))
+            else:
+                custom_ids.add(custom_id)
+            if item.get("type") == BUTTON:
+                if len(_text(item.get("label"))) > BUTTON_LABEL:
+                    _place(tree, (*item_at, "label"), _too_long(BUTTON_LABEL))
+                continue
+            options = item.get("options")
+            if not isinstance(options, list) or not 1 <= len(options) <= SELECT_OPTIONS:
+                _place(tree, (*item_at, "options"), _bad_length(1, SELECT_OPTIONS))
+                continue
+            for o, option in enumerate(options):
+                for key in ("label", "value"):
+                    text = _text(option.get(key) if isinstance(option, dict) else None)
+                    if not 1 <= len(text) <= OPTION_TEXT:
+                        _place(tree, (*item_at, "options", str(o), key), _bad_length(1, OPTION_TEXT))
+
+
+def _allowed_mentions_errors(allowed: Any, tree: Errors) -> None:
+    if not isinstance(allowed, dict):
+        return
+    roles = allowed.get("roles") or []
+    if "roles" in (allowed.get("parse") or []) and roles:
+        _place(
+            tree,
+            ("allowed_mentions",),
+            _error(
+                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", 'parse:["roles"] and roles: [ids] are mutually exclusive.'
+            ),
+        )
+    elif len(roles) > MENTIONED_ROLES:
+        _place(tree, ("allowed_mentions", "roles"), _too_long(MENTIONED_ROLES))
+
+
+def command_errors(commands: Any) -> Errors:
+    """Discord's `errors` tree for `PUT /applications/{id}/commands` (empty when acceptable)."""
+    tree: Errors = {}
+    if not isinstance(commands, list):
+        return _error("LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+    for index, command in enumerate(commands):
+        at = (str(index),)
+        name = _text(command.get("name") if isinstance(command, dict) else None)
+        kind = command.get("type", CHAT_INPUT) if isinstance(command, dict) else CHAT_INPUT
+        description = _text(command.get("description") if isinstance(command, dict) else None)
+        if kind == CHAT_INPUT:
+            if not _CHAT_INPUT_NAME.match(name) or name != name.lower():
+                _place(tree, (*at, "name"), _error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"))
+            if not 1 <= len(description) <= COMMAND_DESCRIPTION:
+                _place(tree, (*at, "description"), _bad_length(1, COMMAND_DESCRIPTION))
+        else:
+            if not 1 <= len(name) <= COMMAND_NAME:
+                _place(tree, (*at, "name"), _bad_length(1, COMMAND_NAME))
+            if description:
+                _place(
+                    tree,
+                    (*at, "description"),
+                    _error("APPLICATION_COMMAND_DESCRIPTION_NOT_ALLOWED", "Context menu commands have no description"),
+                )
     return tree
 
 
@@ -155,8 +270,12 @@ def refusal(body: Any, errors: Errors, *, empty: bool = False) -> dict[str, Any]
 
 def message_refusal(message: Any) -> dict[str, Any] | None:
     """What Discord answers (400) to `POST /channels/{id}/messages` with `message`, or None."""
-    empty = isinstance(message, dict) and not _text(message.get("content")) and not message.get("embeds")
-    return refusal(message, message_errors(message), empty=empty)
+    return refusal(message, message_errors(message), empty=_nothing_to_show(message))
+
+
+def _nothing_to_show(message: Any) -> bool:
+    """A message needs content, an embed or a component (files, stickers and polls: never sent here)."""
+    return isinstance(message, dict) and not any(message.get(key) for key in ("content", "embeds", "components"))
 
 
 def callback_refusal(callback: Any) -> dict[str, Any] | None:
@@ -167,9 +286,19 @@ def callback_refusal(callback: Any) -> dict[str, Any] | None:
     kind = callback.get("type")
     if kind in (4, 7):  # a message: the same rules as a channel message, under "data"
         errors = message_errors(data or {})
-        empty = not _text((data or {}).get("content")) and not (data or {}).get("embeds")
-        return refusal(callback, {"data": errors} if errors else {}, empty=empty)
+        return refusal(callback, {"data": errors} if errors else {}, empty=_nothing_to_show(data or {}))
     if kind == 8:  # autocomplete choices
         errors = choices_errors(data)
         return refusal(callback, {"data": errors} if errors else {})
     return refusal(callback, {})
+
+
+def edit_refusal(message: Any) -> dict[str, Any] | None:
+    """What Discord answers (400) to editing an interaction's response with `message`, or None:
+    the rules of a message, except that an edit may leave out content and embeds."""
+    return refusal(message, message_errors(message))
+
+
+def commands_refusal(commands: Any) -> dict[str, Any] | None:
+    """What Discord answers (400) to registering `commands`, or None."""
+    return refusal(commands, command_errors(commands))

@@ -12,8 +12,18 @@ callback that breaks Discord's limits (`discord_limits`), and it is shard-aware:
 each guild's events go to the shard `(guild_id >> 22) % count` and direct messages to
 shard 0; a bad shard closes with 4010, too many guilds on one shard with 4011.
 
-Only what the FAQ bot touches is modelled: guilds with text channels and a moderator
-role, messages, reactions, threads, application commands and interaction callbacks.
+Only what the FAQ bot touches is modelled: guilds with text channels, a forum channel
+(type 15, with `available_tags`) and roles (moderators with Manage Messages, helpers
+without it, a support role to notify), messages, reactions (MESSAGE_REACTION_ADD with
+`message_author_id`, MESSAGE_REACTION_REMOVE), threads and forum posts (THREAD_CREATE with
+`newly_created`, `applied_tags`, the starter message whose id is the post's; PATCH
+`/channels/{thread}` for `applied_tags`, refused for tags the forum does not have),
+application commands (chat input and message context menus), interactions (slash
+commands, autocomplete, message commands with their target in `resolved`, button and
+select presses carrying their message) and the callbacks and edits that answer them.
+Without the message content intent, guild messages that do not mention the bot arrive
+with their content, embeds, attachments and components empty, also as a reply's
+`referenced_message`; a message command's target keeps its content, as on Discord.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord.discord_limits import callback_refusal, message_refusal
+from tests.discord.discord_limits import callback_refusal, commands_refusal, edit_refusal, message_refusal
 
 API_PREFIX = "/api/v10"
 CLIENT_GONE = 499  # recorded for a call whose client hung up before its answer (nginx's code for it)
@@ -43,16 +53,25 @@ SECOND_GUILD_ID = 200000000004194306  # on shard 1 of 2; joined only by tests th
 CHANNEL_ID = 300000000000000001
 QUIET_CHANNEL_ID = 300000000000000002
 DM_CHANNEL_ID = 300000000000000003
+HELP_FORUM_ID = 300000000000000004
+OTHER_FORUM_ID = 300000000000000005  # a forum that is not configured as a help forum
 SECOND_GUILD_CHANNEL_ID = 300000000000000011
 MOD_ROLE_ID = 400000000000000001
+HELPER_ROLE_ID = 400000000000000002  # a role without Manage Messages, counted as moderators by name or id
+SUPPORT_ROLE_ID = 400000000000000003  # the role told when a member asks for a human
+SOLVED_TAG_ID = 410000000000000001
+HUMAN_TAG_ID = 410000000000000002
+BILLING_TAG_ID = 410000000000000003
 OWNER_ID = 500000000000000001
 MEMBER_ID = 500000000000000002
 OTHER_MEMBER_ID = 500000000000000003
 MODERATOR_ID = 500000000000000004
 OTHER_BOT_ID = 500000000000000005
 NICKNAMED_ID = 500000000000000006  # a member with a display name and a server nickname
+HELPER_ID = 500000000000000007  # has the helpers role only
 
 MANAGE_MESSAGES = 1 << 13
+MANAGE_THREADS = 1 << 34
 MESSAGE_CONTENT_INTENT = 1 << 15
 EVERYONE_PERMISSIONS = (1 << 6) | (1 << 10) | (1 << 11) | (1 << 16) | (1 << 31)  # react, view, send, history, slash
 
@@ -107,6 +126,7 @@ MEMBERS: dict[int, tuple[str, tuple[int, ...]]] = {
     OTHER_MEMBER_ID: ("bob", ()),
     MODERATOR_ID: ("mod", (MOD_ROLE_ID,)),
     NICKNAMED_ID: ("dana_s", ()),
+    HELPER_ID: ("helen", (HELPER_ROLE_ID,)),
 }
 
 
@@ -156,6 +176,33 @@ GUILD_CHANNELS: dict[int, tuple[tuple[int, str], ...]] = {
     GUILD_ID: ((CHANNEL_ID, "help"), (QUIET_CHANNEL_ID, "off-topic")),
     SECOND_GUILD_ID: ((SECOND_GUILD_CHANNEL_ID, "questions"),),
 }
+# The forum channels of each guild: their names and available tags (id, name).
+FORUM_TAGS = ((SOLVED_TAG_ID, "Solved"), (HUMAN_TAG_ID, "Needs human"), (BILLING_TAG_ID, "Billing"))
+GUILD_FORUMS: dict[int, tuple[tuple[int, str, tuple[tuple[int, str], ...]], ...]] = {
+    GUILD_ID: ((HELP_FORUM_ID, "help-forum", FORUM_TAGS), (OTHER_FORUM_ID, "showcase", ())),
+    SECOND_GUILD_ID: (),
+}
+MAX_APPLIED_TAGS = 5  # Discord: a post carries at most five tags
+
+
+def _forum_channel(
+    guild_id: int, channel_id: int, name: str, tags: tuple[tuple[int, str], ...], position: int
+) -> dict[str, Any]:
+    """A forum channel (type 15): it holds only posts, and offers the tags posts may carry."""
+    return {
+        **_text_channel(guild_id, channel_id, name, position),
+        "type": 15,
+        "available_tags": [
+            {"id": str(tag_id), "name": tag_name, "moderated": False, "emoji_id": None, "emoji_name": None}
+            for tag_id, tag_name in tags
+        ],
+        "default_reaction_emoji": None,
+        "default_thread_rate_limit_per_user": 0,
+        "default_sort_order": None,
+        "default_forum_layout": 0,
+        "default_auto_archive_duration": 1440,
+        "flags": 0,
+    }
 
 
 def shard_of(guild_id: int, shard_count: int) -> int:
@@ -179,6 +226,8 @@ def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
         "roles": [
             _role(guild_id, "@everyone", EVERYONE_PERMISSIONS, 0),
             _role(MOD_ROLE_ID, "moderators", MANAGE_MESSAGES, 1),
+            _role(HELPER_ROLE_ID, "Helpers", 0, 2),
+            _role(SUPPORT_ROLE_ID, "support", 0, 3),
         ],
         "emojis": [],
         "stickers": [],
@@ -207,6 +256,10 @@ def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
         "channels": [
             _text_channel(guild_id, channel_id, name, position)
             for position, (channel_id, name) in enumerate(GUILD_CHANNELS[guild_id])
+        ]
+        + [
+            _forum_channel(guild_id, channel_id, name, tags, 10 + position)
+            for position, (channel_id, name, tags) in enumerate(GUILD_FORUMS[guild_id])
         ],
         "threads": [],
         "presences": [],
@@ -214,6 +267,14 @@ def guild_payload(guild_id: int = GUILD_ID) -> dict[str, Any]:
         "guild_scheduled_events": [],
         "soundboard_sounds": [],
     }
+
+
+@dataclass(frozen=True)
+class ForumPost:
+    """A post opened in a forum: its thread, and its starter message (whose id is the thread's)."""
+
+    thread_id: int
+    starter: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -264,7 +325,11 @@ class FakeDiscord:
         # that leaves any here, so a test expecting a refusal takes it out.
         self.refusals: list[tuple[str, dict[str, Any]]] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
-        self.messages: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}  # as written: what the bot gets is `delivered(...)`
+        self.threads: dict[str, dict[str, Any]] = {}  # threads and forum posts, by id, as Discord holds them
+        self.interactions: dict[str, dict[str, Any]] = {}  # injected interactions, by id
+        self.responses: dict[str, str] = {}  # interaction token -> the id of the message that answers it
+        self.bot_manages_threads = True  # False: the bot lacks Manage Threads, so tagging posts is refused
         self.commands: list[dict[str, Any]] = []
         self.identify_count = 0
         self.identified_shards: list[tuple[int, int]] = []  # (shard id, shard count) of each IDENTIFY
@@ -281,6 +346,10 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._sessions: dict[int, _Session] = {}  # by shard id
         self._channel_guild = {c: g for g, channels in GUILD_CHANNELS.items() for c, _ in channels}
+        self._channel_guild.update({f: g for g, forums in GUILD_FORUMS.items() for f, _, _ in forums})
+        self._forum_tags = {
+            forum: {str(t) for t, _ in tags} for forums in GUILD_FORUMS.values() for forum, _, tags in forums
+        }
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -428,12 +497,13 @@ class FakeDiscord:
         replying_to: dict[str, Any] | None = None,
         embeds: list[dict[str, Any]] | None = None,
         attachments: list[dict[str, Any]] | None = None,
+        message_id: str | None = None,
     ) -> dict[str, Any]:
         """MESSAGE_CREATE data as Discord sends it for a member's message (`replying_to`:
         the payload of the message it replies to)."""
         name, roles = MEMBERS.get(author_id, ("someone", ()))
         data: dict[str, Any] = {
-            "id": snowflake(),
+            "id": message_id or snowflake(),
             "channel_id": str(channel_id),
             "author": user_payload(author_id, name, bot=bot),
             "content": content,
@@ -464,70 +534,138 @@ class FakeDiscord:
         return data
 
     async def member_says(self, content: str, **kwargs: Any) -> dict[str, Any]:
-        """Inject a member's message; returns its payload (its `id` is what replies reference)."""
+        """Inject a member's message; returns its payload as written (its `id` is what replies
+        reference); the bot gets it as `delivered` says."""
         data = self.message_payload(content, **kwargs)
-        if self._content_withheld(data):
-            data["content"] = ""
         self.messages[data["id"]] = data
-        await self.dispatch("MESSAGE_CREATE", data)
+        await self.dispatch("MESSAGE_CREATE", self.delivered(data))
         return data
 
-    def _content_withheld(self, message: dict[str, Any]) -> bool:
-        """Like Discord: without the message content intent, guild messages not mentioning the bot arrive empty."""
-        mentioned = any(m["id"] == str(BOT_ID) for m in message["mentions"])
-        return "guild_id" in message and not mentioned and not self.intents & MESSAGE_CONTENT_INTENT
+    def delivered(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as the bot receives it: like Discord, without the message content intent a
+        guild message that does not mention the bot (nor is the bot's) arrives with its content,
+        embeds, attachments and components empty; so does the message a reply quotes."""
+        shown = dict(message)
+        if self._content_withheld(message):
+            shown.update(content="", embeds=[], attachments=[], components=[])
+        if isinstance(message.get("referenced_message"), dict):
+            shown["referenced_message"] = self.delivered(message["referenced_message"])
+        return shown
 
-    async def create_thread(self, parent_id: int, name: str = "a question") -> int:
-        """THREAD_CREATE: a public thread in a text channel; returns its id."""
+    def _content_withheld(self, message: dict[str, Any]) -> bool:
+        mentioned = any(m["id"] == str(BOT_ID) for m in message.get("mentions") or [])
+        own = (message.get("author") or {}).get("id") == str(BOT_ID)
+        return "guild_id" in message and not mentioned and not own and not self.intents & MESSAGE_CONTENT_INTENT
+
+    async def create_thread(
+        self,
+        parent_id: int,
+        name: str = "a question",
+        *,
+        owner_id: int = MEMBER_ID,
+        applied_tags: tuple[int, ...] = (),
+    ) -> int:
+        """THREAD_CREATE (`newly_created`): a public thread in a text channel, or a post in a forum
+        (then with its `applied_tags`); returns its id."""
         thread_id = int(snowflake())
         guild_id = self._channel_guild.get(parent_id, GUILD_ID)
         self._channel_guild[thread_id] = guild_id
-        await self.dispatch(
-            "THREAD_CREATE",
-            {
-                "id": str(thread_id),
-                "guild_id": str(guild_id),
-                "parent_id": str(parent_id),
-                "owner_id": str(MEMBER_ID),
-                "name": name,
-                "type": 11,
-                "last_message_id": None,
-                "rate_limit_per_user": 0,
-                "message_count": 0,
-                "member_count": 1,
-                "flags": 0,
-                "thread_metadata": {
-                    "archived": False,
-                    "auto_archive_duration": 1440,
-                    "archive_timestamp": now_iso(),
-                    "locked": False,
-                },
-                "newly_created": True,
+        thread = {
+            "id": str(thread_id),
+            "guild_id": str(guild_id),
+            "parent_id": str(parent_id),
+            "owner_id": str(owner_id),
+            "name": name,
+            "type": 11,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now_iso(),
+                "locked": False,
             },
-        )
+        }
+        if parent_id in self._forum_tags:
+            thread["applied_tags"] = [str(tag) for tag in applied_tags]
+        self.threads[str(thread_id)] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return thread_id
 
-    async def react(self, message_id: str, user_id: int, emoji: str = "🗑️", channel_id: int = CHANNEL_ID) -> None:
-        """Inject MESSAGE_REACTION_ADD by a guild member."""
-        name, roles = MEMBERS.get(user_id, ("someone", ()))
-        await self.dispatch(
-            "MESSAGE_REACTION_ADD",
-            {
-                "user_id": str(user_id),
-                "channel_id": str(channel_id),
-                "message_id": message_id,
-                "guild_id": str(self._channel_guild.get(channel_id, GUILD_ID)),
-                "member": member_payload(user_id, name, roles),
-                "emoji": {"id": None, "name": emoji},
-                "burst": False,
-                "type": 0,
-            },
+    async def open_post(
+        self,
+        title: str,
+        content: str = "",
+        *,
+        author_id: int = MEMBER_ID,
+        tags: tuple[int, ...] = (),
+        forum_id: int = HELP_FORUM_ID,
+    ) -> ForumPost:
+        """A member opens a forum post: THREAD_CREATE for the post, then MESSAGE_CREATE for its
+        starter message, which has the post's id, as on Discord."""
+        thread_id = await self.create_thread(forum_id, title, owner_id=author_id, applied_tags=tags)
+        starter = await self.member_says(
+            content or title, author_id=author_id, channel_id=thread_id, message_id=str(thread_id)
         )
+        return ForumPost(thread_id, starter)
+
+    async def update_thread(self, thread_id: int, **fields: Any) -> None:
+        """THREAD_UPDATE: the post renamed (`name`) or retagged (`applied_tags`, ids) by its member."""
+        thread = self.threads[str(thread_id)]
+        if "applied_tags" in fields:
+            fields["applied_tags"] = [str(tag) for tag in fields["applied_tags"]]
+        thread.update(fields)
+        await self.dispatch("THREAD_UPDATE", dict(thread))
+
+    def _reaction(self, message_id: str, user_id: int, emoji: str, channel_id: int) -> dict[str, Any]:
+        return {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": message_id,
+            "guild_id": str(self._channel_guild.get(channel_id, GUILD_ID)),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+
+    async def react(self, message_id: str, user_id: int, emoji: str = "🗑️", channel_id: int | None = None) -> None:
+        """Inject MESSAGE_REACTION_ADD by a guild member (with the reacted message's author, as Discord sends)."""
+        name, roles = MEMBERS.get(user_id, ("someone", ()))
+        message = self.messages.get(message_id) or {}
+        channel = channel_id or int(message.get("channel_id") or CHANNEL_ID)
+        data = {**self._reaction(message_id, user_id, emoji, channel), "member": member_payload(user_id, name, roles)}
+        if message:
+            data["message_author_id"] = message["author"]["id"]
+        await self.dispatch("MESSAGE_REACTION_ADD", data)
+
+    async def unreact(self, message_id: str, user_id: int, emoji: str, channel_id: int | None = None) -> None:
+        """Inject MESSAGE_REACTION_REMOVE: a member took their reaction back (no member, no author: as Discord)."""
+        channel = channel_id or int((self.messages.get(message_id) or {}).get("channel_id") or CHANNEL_ID)
+        await self.dispatch("MESSAGE_REACTION_REMOVE", self._reaction(message_id, user_id, emoji, channel))
+
+    def _channel_payload(self, channel_id: int) -> dict[str, Any]:
+        """The partial channel an interaction carries."""
+        thread = self.threads.get(str(channel_id))
+        if thread is not None:
+            return dict(thread)
+        guild_id = self._channel_guild.get(channel_id, GUILD_ID)
+        name = dict(GUILD_CHANNELS.get(guild_id, ())).get(channel_id, "help")
+        return {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": name}
 
     async def interaction(
-        self, interaction_type: int, data: dict[str, Any], *, user_id: int = MEMBER_ID, channel_id: int = CHANNEL_ID
+        self,
+        interaction_type: int,
+        data: dict[str, Any],
+        *,
+        user_id: int = MEMBER_ID,
+        channel_id: int = CHANNEL_ID,
+        message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Inject INTERACTION_CREATE from a guild member; returns its payload (id, token)."""
+        """Inject INTERACTION_CREATE from a guild member; returns its payload (id, token).
+        `message`: the message whose component was used."""
         name, roles = MEMBERS.get(user_id, ("someone", ()))
         guild_id = str(self._channel_guild.get(channel_id, GUILD_ID))
         payload = {
@@ -537,7 +675,7 @@ class FakeDiscord:
             "data": data,
             "guild_id": guild_id,
             "channel_id": str(channel_id),
-            "channel": {"id": str(channel_id), "type": 0, "guild_id": guild_id, "name": "help"},
+            "channel": self._channel_payload(channel_id),
             "member": member_payload(user_id, name, roles),
             "token": interaction_token(),
             "version": 1,
@@ -549,8 +687,48 @@ class FakeDiscord:
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if message is not None:
+            payload["message"] = message
+        self.interactions[payload["id"]] = payload
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
+
+    async def message_command(self, name: str, target: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """A member runs a message context menu command (application command type 3) on `target`
+        (a message payload); Discord resolves the target with its content, intent or not."""
+        data = {
+            "id": self._command_id(name),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+        }
+        return await self.interaction(2, data, channel_id=int(target["channel_id"]), **kwargs)
+
+    async def press(self, message_id: str, custom_id: str, **kwargs: Any) -> dict[str, Any]:
+        """A member presses a button (component type 2) on one of the bot's messages."""
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self.interaction(3, data, channel_id=int(message["channel_id"]), message=message, **kwargs)
+
+    async def choose(self, message_id: str, custom_id: str, values: list[str], **kwargs: Any) -> dict[str, Any]:
+        """A member picks from a string select (component type 3) on one of the bot's messages."""
+        message = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        return await self.interaction(3, data, channel_id=int(message["channel_id"]), message=message, **kwargs)
+
+    def response_to(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        """The message that now answers an interaction (created by its callback, or edited since)."""
+        message_id = self.responses.get(interaction["token"])
+        return self.messages.get(message_id) if message_id is not None else None
+
+    def component(self, message: dict[str, Any], custom_id_prefix: str) -> dict[str, Any]:
+        """The component of a message whose custom_id starts so."""
+        for row in message.get("components") or []:
+            for item in row.get("components") or []:
+                if str(item.get("custom_id", "")).startswith(custom_id_prefix):
+                    return item
+        raise AssertionError(f"no component {custom_id_prefix!r} in {message.get('components')}")
 
     async def slash(self, name: str, options: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
         """A member runs a chat-input command (interaction type 2)."""
@@ -679,7 +857,10 @@ class FakeDiscord:
         return response
 
     async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
-        if not path.startswith("/interactions/") and request.headers.get("Authorization") != f"Bot {self.token}":
+        if (
+            not path.startswith(("/interactions/", "/webhooks/"))
+            and request.headers.get("Authorization") != f"Bot {self.token}"
+        ):
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
         for fault in self._faults:
             if fault.times > 0 and fault.method == request.method and fault.pattern.fullmatch(path):
@@ -703,7 +884,11 @@ class FakeDiscord:
         if method == "GET" and path == "/oauth2/applications/@me":
             return _json(_application())
         if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
+            if refused := self._refuse_invalid(path, commands_refusal(body or [])):
+                return refused
             return _json(self._store_commands(body or []))
+        if (match := re.fullmatch(r"/channels/(\d+)", path)) and method == "PATCH":
+            return await self._edit_thread(path, match.group(1), body or {})
         if (match := re.fullmatch(r"/channels/(\d+)/messages", path)) and method == "POST":
             if refused := self._refuse_invalid(path, message_refusal(body)):
                 return refused
@@ -711,7 +896,7 @@ class FakeDiscord:
         if match := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path):
             channel_id, message_id = match.groups()
             if method == "GET" and message_id in self.messages:
-                return _json(self.messages[message_id])
+                return _json(self.delivered(self.messages[message_id]))
             if method == "DELETE" and message_id in self.messages:
                 del self.messages[message_id]
                 guild_id = str(self._channel_guild.get(int(channel_id), GUILD_ID))
@@ -725,7 +910,11 @@ class FakeDiscord:
         if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)) and method == "POST":
             if refused := self._refuse_invalid(path, callback_refusal(body)):
                 return refused
-            return _json(self._interaction_callback(match.group(1), body))
+            return _json(self._interaction_callback(match.group(1), match.group(2), body))
+        if (match := re.fullmatch(r"/webhooks/\d+/([^/]+)/messages/@original", path)) and method == "PATCH":
+            if refused := self._refuse_invalid(path, edit_refusal(body)):
+                return refused
+            return self._edit_response(match.group(1), body or {})
         return _json({"message": "404: Not Found", "code": 0}, status=404)
 
     def _refuse_invalid(self, path: str, refusal: dict[str, Any] | None) -> web.Response | None:
@@ -743,6 +932,7 @@ class FakeDiscord:
                 "version": snowflake(),
                 "default_member_permissions": None,
                 "type": 1,
+                "description": "",  # Discord answers an empty one for context menu commands
                 "nsfw": False,
                 **command,
             }
@@ -762,19 +952,69 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", message)
         return message
 
-    def _interaction_callback(self, interaction_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _interaction_callback(self, interaction_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The first response to an interaction: a message (4), a deferred one (5, shown as
+        "thinking"), an update of the component's message (7) or a deferred update (6)."""
+        interaction = self.interactions.get(interaction_id, {})
         callback_type = body.get("type")
         answer: dict[str, Any] = {
-            "interaction": {"id": interaction_id, "type": 2, "response_message_loading": False},
+            "interaction": {
+                "id": interaction_id,
+                "type": interaction.get("type", 2),
+                "response_message_loading": callback_type == 5,
+            },
             "resource": {"type": callback_type},
         }
-        if callback_type in (4, 7):
-            data = body.get("data") or {}
-            message = _bot_message(str(CHANNEL_ID), data, message_type=20)
-            answer["interaction"]["response_message_id"] = message["id"]
-            answer["interaction"]["response_message_ephemeral"] = bool((data.get("flags") or 0) & 64)
-            answer["resource"]["message"] = message
+        data = body.get("data") or {}
+        channel_id = str(interaction.get("channel_id") or CHANNEL_ID)
+        if callback_type in (4, 5):
+            flags = (data.get("flags") or 0) | (128 if callback_type == 5 else 0)  # 128: loading
+            message = _bot_message(channel_id, {**data, "flags": flags}, message_type=20 if callback_type == 4 else 23)
+            message["components"] = data.get("components") or []
+            self.messages[message["id"]] = message
+            self.responses[token] = message["id"]
+        elif callback_type in (6, 7) and interaction.get("message"):
+            message = self.messages.get(interaction["message"]["id"], interaction["message"])
+            if callback_type == 7:
+                message.update({key: data[key] for key in ("content", "embeds", "components") if key in data})
+            self.responses[token] = message["id"]
+        else:
+            return answer
+        answer["interaction"]["response_message_id"] = message["id"]
+        answer["interaction"]["response_message_ephemeral"] = bool((message.get("flags") or 0) & 64)
+        answer["resource"]["message"] = message
         return answer
+
+    def _edit_response(self, token: str, body: dict[str, Any]) -> web.Response:
+        """PATCH the message answering an interaction (its deferred "thinking", or the component's message)."""
+        message = self.messages.get(self.responses.get(token, ""))
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
+        message.update({key: body[key] for key in ("content", "embeds", "components") if key in body})
+        message["flags"] = (message.get("flags") or 0) & ~128  # no longer loading
+        return _json(message)
+
+    async def _edit_thread(self, path: str, thread_id: str, body: dict[str, Any]) -> web.Response:
+        """PATCH /channels/{thread}: a post's applied tags, as Discord checks them (only tags of its
+        forum, at most five; the bot needs Manage Threads on a post it does not own)."""
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        if not self.bot_manages_threads:
+            return _json({"message": "Missing Permissions", "code": 50013}, status=403)
+        tags = body.get("applied_tags")
+        if tags is not None:
+            allowed = self._forum_tags.get(int(thread["parent_id"]), set())
+            if len(tags) > MAX_APPLIED_TAGS or not {str(t) for t in tags} <= allowed:
+                refusal = {
+                    "message": "Invalid Form Body",
+                    "code": 50035,
+                    "errors": {"applied_tags": {"_errors": [{"code": "BASE_TYPE_CHOICES", "message": "Unknown tag"}]}},
+                }
+                return self._refuse_invalid(path, refusal) or _json(refusal, status=400)
+            thread["applied_tags"] = [str(t) for t in tags]
+        await self.dispatch("THREAD_UPDATE", dict(thread))
+        return _json(dict(thread))
 
 
 def _bot_message(channel_id: str, body: dict[str, Any], message_type: int) -> dict[str, Any]:

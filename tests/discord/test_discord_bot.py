@@ -164,9 +164,13 @@ async def test_list_is_paginated(fake: FakeDiscord, bot: DiscordBot) -> None:
 async def test_slash_commands_are_registered(fake: FakeDiscord, bot: DiscordBot) -> None:
     (sync,) = fake.requests_to("PUT", r"/applications/\d+/commands")
     commands = {c["name"]: c for c in sync.json}
-    assert set(commands) == {"faq", "faq-list"}
+    assert set(commands) == {"faq", "faq-list", "Answer with FAQ"}
     (question,) = commands["faq"]["options"]
     assert question["name"] == "question" and question["autocomplete"] is True and question["required"] is True
+    menu = commands["Answer with FAQ"]
+    assert menu["type"] == 3  # a message context menu command
+    assert int(menu["default_member_permissions"]) == 1 << 13  # shown to members with Manage Messages
+    assert menu["contexts"] == [0]  # in servers only: direct messages have no moderators
 
 
 @pytest.mark.parametrize(
@@ -186,7 +190,7 @@ async def test_where_slash_commands_are_registered(
     else:
         (request,) = registered
         assert re.fullmatch(path, request.path)
-        assert {c["name"] for c in request.json} == {"faq", "faq-list"}
+        assert {c["name"] for c in request.json} == {"faq", "faq-list", "Answer with FAQ"}
 
 
 async def test_slash_autocomplete_offers_entries_by_id(fake: FakeDiscord, bot: DiscordBot) -> None:
@@ -347,23 +351,23 @@ async def test_a_direct_message_is_an_explicit_ask(fake: FakeDiscord, bot: Disco
 
 async def test_asker_removes_a_passive_answer_with_the_wastebasket(fake: FakeDiscord, bot: DiscordBot) -> None:
     asked = await fake.member_says("how do I reset my password?")
-    answer_id = await _answer_id(fake, asked)
+    answer = await answer_id(fake, asked)
 
-    await fake.react(answer_id, OTHER_MEMBER_ID)  # someone else may not remove it
-    await fake.react(answer_id, MEMBER_ID, emoji="👍")  # nor does another emoji
+    await fake.react(answer, OTHER_MEMBER_ID)  # someone else may not remove it
+    await fake.react(answer, MEMBER_ID, emoji="👍")  # nor does another emoji
     await barrier(fake)
     assert not fake.requests_to("DELETE", r".*")
 
-    await fake.react(answer_id, MEMBER_ID, emoji="🗑")  # the asker, without the variation selector
-    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer_id}", status=204)
-    assert answer_id not in fake.messages
+    await fake.react(answer, MEMBER_ID, emoji="🗑")  # the asker, without the variation selector
+    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer}", status=204)
+    assert answer not in fake.messages
 
 
 async def test_moderator_removes_an_answer(fake: FakeDiscord, bot: DiscordBot) -> None:
     asked = await fake.member_says("how do I reset my password?")
-    answer_id = await _answer_id(fake, asked)
-    await fake.react(answer_id, MODERATOR_ID)
-    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer_id}", status=204)
+    answer = await answer_id(fake, asked)
+    await fake.react(answer, MODERATOR_ID)
+    await fake.wait_for_requests("DELETE", rf"/channels/{CHANNEL_ID}/messages/{answer}", status=204)
 
 
 async def test_reaction_on_a_members_message_deletes_nothing(fake: FakeDiscord, bot: DiscordBot) -> None:
@@ -373,7 +377,8 @@ async def test_reaction_on_a_members_message_deletes_nothing(fake: FakeDiscord, 
     assert not fake.requests_to("DELETE", r".*")
 
 
-async def _answer_id(fake: FakeDiscord, asked: dict[str, Any]) -> str:
+async def answer_id(fake: FakeDiscord, asked: dict[str, Any]) -> str:
+    """The id of the bot's message that replies to `asked`."""
     await reply_to(fake, asked)
     for message_id, message in fake.messages.items():
         if str((message.get("message_reference") or {}).get("message_id")) == asked["id"]:
@@ -461,24 +466,6 @@ async def test_a_failing_handler_is_logged_not_fatal(
 # -- configuration and start-up ------------------------------------------------------------------
 
 
-async def test_without_message_content_slash_and_mentions_still_work(
-    fake: FakeDiscord, start_bot: StartBot, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    await start_bot(FAQBOT_DISCORD_MESSAGE_CONTENT="0")
-    (identify,) = [f for f in fake.gateway_frames if f["op"] == 2]
-    assert not identify["d"]["intents"] & (1 << 15)
-    assert "prefix commands (!faq ...) and passive answers are disabled" in caplog.text
-
-    # Discord withholds the text of messages that do not mention the bot: nothing to answer
-    await fake.member_says("!faq help")
-    mentioned = await fake.member_says(f"<@{BOT_ID}> reset password", mentions=(BOT_ID,))
-    assert (await reply_to(fake, mentioned)).json["embeds"][0]["title"] == "How do I reset my password?"
-    assert len(sent_messages(fake)) == 1
-    interaction = await fake.slash("faq", [{"name": "question", "type": 3, "value": "reset-password"}])
-    assert (await callback_for(fake, interaction))["type"] == 4
-
-
 async def test_message_content_intent_is_requested_by_default(fake: FakeDiscord, bot: DiscordBot) -> None:
     (identify,) = [f for f in fake.gateway_frames if f["op"] == 2]
     assert identify["d"]["intents"] & (1 << 15)
@@ -495,7 +482,7 @@ async def test_token_never_logged(
     await fake.drop_gateway()
     await barrier(fake)
 
-    wrong = DiscordBot(responder, DiscordSettings(token=TOKEN + "-wrong"), guild_ready_timeout=0.05)
+    wrong = DiscordBot(Bot(responder, "discord"), DiscordSettings(token=TOKEN + "-wrong"), guild_ready_timeout=0.05)
     with pytest.raises(discord.LoginFailure) as failure:
         await wrong.start(TOKEN + "-wrong")
     await wrong.close()
@@ -549,20 +536,6 @@ async def test_main_with_a_rejected_token_exits_non_zero(
     assert "rejected the token" in caplog.text
     assert "not-the-token" not in caplog.text
     assert fake.requests_to("GET", "/gateway/bot", status=401)
-
-
-async def test_main_explains_a_refused_message_content_intent(
-    fake: FakeDiscord, responder: Responder, caplog: pytest.LogCaptureFixture, tmp_path: Path
-) -> None:
-    fake.message_content_allowed = False
-    env = {
-        "FAQBOT_DISCORD_TOKEN": TOKEN,
-        "FAQBOT_DISCORD_API_BASE": fake.api_base,
-        "FAQBOT_DISCORD_GATEWAY": fake.gateway_url,
-    }
-    assert await asyncio.wait_for(asyncio.to_thread(run_main, responder, env, tmp_path / "state"), 20) == 1
-    assert "FAQBOT_DISCORD_MESSAGE_CONTENT=0" in caplog.text
-    assert TOKEN not in caplog.text
 
 
 def test_knowledge_fixture_is_loaded_from_yaml(knowledge_dir: Path, responder: Responder) -> None:

@@ -20,9 +20,9 @@ from faqbot.sources.bundled import bundled_knowledge
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Entry
 from tests.discord import discord_limits
-from tests.discord.conftest import StartBot
-from tests.discord.fake_discord import CHANNEL_ID, FakeDiscord
-from tests.discord.test_discord_bot import callback_for, reply_to
+from tests.discord.conftest import TOKEN, StartBot
+from tests.discord.fake_discord import APPLICATION_ID, CHANNEL_ID, SOLVED_TAG_ID, FakeDiscord
+from tests.discord.test_discord_bot import barrier, callback_for, reply_to
 
 # -- the fake refuses what Discord refuses ------------------------------------------------------
 
@@ -105,6 +105,119 @@ async def test_interaction_callbacks_are_checked_too(fake: FakeDiscord, bot: Dis
             assert where in answer["errors"]["data"]
     assert len(fake.refusals) == 2
     fake.refusals.clear()
+
+
+def _row(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": 1, "components": list(items)}
+
+
+def _button(custom_id: str, label: str = "ok") -> dict[str, Any]:
+    return {"type": 2, "style": 1, "label": label, "custom_id": custom_id}
+
+
+def _select(custom_id: str, options: int) -> dict[str, Any]:
+    return {"type": 3, "custom_id": custom_id, "options": [{"label": f"o{n}", "value": str(n)} for n in range(options)]}
+
+
+# (method, path, body) Discord refuses with 400, and what its errors name
+REFUSED_RAW: dict[str, tuple[str, str, Any, str]] = {
+    "a button label over 80": (
+        "POST",
+        f"/channels/{CHANNEL_ID}/messages",
+        {"content": "x", "components": [_row(_button("a", "l" * 81))]},
+        "components.0.components.0.label: BASE_TYPE_MAX_LENGTH",
+    ),
+    "a custom id twice": (
+        "POST",
+        f"/channels/{CHANNEL_ID}/messages",
+        {"content": "x", "components": [_row(_button("a"), _button("a"))]},
+        "COMPONENT_CUSTOM_ID_DUPLICATED",
+    ),
+    "six buttons in a row": (
+        "POST",
+        f"/channels/{CHANNEL_ID}/messages",
+        {"content": "x", "components": [_row(*(_button(str(n)) for n in range(6)))]},
+        "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+    ),
+    "a select without options": (
+        "POST",
+        f"/channels/{CHANNEL_ID}/messages",
+        {"content": "x", "components": [_row(_select("s", 0))]},
+        "components.0.components.0.options: BASE_TYPE_BAD_LENGTH",
+    ),
+    "parsing roles and listing them": (
+        "POST",
+        f"/channels/{CHANNEL_ID}/messages",
+        {"content": "x", "allowed_mentions": {"parse": ["roles"], "roles": ["1"]}},
+        "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+    ),
+    "a slash command name in capitals": (
+        "PUT",
+        f"/applications/{APPLICATION_ID}/commands",
+        [{"name": "FAQ", "description": "d", "type": 1}],
+        "APPLICATION_COMMAND_INVALID_NAME",
+    ),
+    "a context menu with a description": (
+        "PUT",
+        f"/applications/{APPLICATION_ID}/commands",
+        [{"name": "Answer with FAQ", "description": "d", "type": 3}],
+        "APPLICATION_COMMAND_DESCRIPTION_NOT_ALLOWED",
+    ),
+}
+
+
+def _errors(tree: dict[str, Any], at: str = "") -> list[str]:
+    """Discord's nested `errors` as lines `path.to.field: CODE`."""
+    lines = [f"{at}: {error['code']}" for error in tree.get("_errors", [])]
+    for key, inner in tree.items():
+        if key != "_errors":
+            lines += _errors(inner, f"{at}.{key}" if at else key)
+    return lines
+
+
+@pytest.mark.parametrize("case", list(REFUSED_RAW))
+async def test_the_fake_refuses_components_mentions_and_commands_as_discord_does(
+    fake: FakeDiscord, bot: DiscordBot, case: str
+) -> None:
+    method, path, body, named = REFUSED_RAW[case]
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, fake.api_base + path, json=body, headers=headers) as response,
+    ):
+        answer = await response.json(content_type=None)
+    assert response.status == 400 and answer["code"] == 50035
+    assert any(named in error for error in _errors(answer["errors"])), answer["errors"]
+    assert len(fake.refusals) == 1
+    fake.refusals.clear()
+
+
+async def test_the_fake_takes_components_just_within_the_limits(fake: FakeDiscord, bot: DiscordBot) -> None:
+    full_row = _row(*(_button(f"b{n}", "l" * 80) for n in range(5)))
+    body = {"content": "x", "components": [full_row, _row(_select("s", 25))]}
+    only_the_role = {"content": "x", "allowed_mentions": {"parse": [], "roles": ["1"]}}
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        for sent in (body, only_the_role):
+            url = f"{fake.api_base}/channels/{CHANNEL_ID}/messages"
+            async with session.post(url, json=sent, headers=headers) as response:
+                assert response.status == 200
+
+
+async def test_the_fake_tags_posts_only_with_their_forums_tags(fake: FakeDiscord, bot: DiscordBot) -> None:
+    post = await fake.open_post("a question")
+    await barrier(fake)  # the post reached the bot
+    thread = bot.get_channel(post.thread_id)
+    assert isinstance(thread, discord.Thread) and isinstance(thread.parent, discord.ForumChannel)
+    await thread.edit(applied_tags=[tag for tag in thread.parent.available_tags if tag.id == SOLVED_TAG_ID])
+    assert fake.threads[str(post.thread_id)]["applied_tags"] == [str(SOLVED_TAG_ID)]
+    with pytest.raises(discord.HTTPException) as refused:
+        await thread.edit(applied_tags=[discord.Object(id=123)])  # type: ignore[list-item]
+    assert refused.value.status == 400
+    fake.refusals.clear()
+    fake.bot_manages_threads = False
+    with pytest.raises(discord.Forbidden):
+        await thread.edit(applied_tags=[])
 
 
 # -- the bot's replies fit, whatever the knowledge holds ------------------------------------------------

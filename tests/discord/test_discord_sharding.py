@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from faqbot.bot import Bot
 from faqbot.platforms.discord_bot import DiscordBot
 from faqbot.responder import Responder
 from faqbot.settings import load_settings
@@ -118,5 +119,5 @@ def test_shard_settings_go_to_discord_py(responder: Responder) -> None:
     settings = load_settings(
         environ={"FAQBOT_DISCORD_TOKEN": TOKEN, "FAQBOT_DISCORD_SHARD_COUNT": "4", "FAQBOT_DISCORD_SHARD_IDS": "2,3"}
     )
-    bot = DiscordBot(responder, settings.require_discord())
+    bot = DiscordBot(Bot(responder, "discord"), settings.require_discord())
     assert (bot.shard_count, bot.shard_ids) == (4, [2, 3])

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from faqbot import bot as core
 from faqbot.health import Health, Status
 from faqbot.platforms.discord_bot import DiscordAdapter, DiscordBot
 from faqbot.platforms.lifecycle import run_until_stopped
@@ -124,7 +125,9 @@ async def test_a_discord_that_comes_back_within_the_budget_is_joined(
     caplog.set_level(logging.INFO)
     health = Health("discord")
     config = DiscordSettings(token=TOKEN, api_base=fake.api_base, gateway=fake.gateway_url)
-    adapter = DiscordAdapter(DiscordBot(responder, config, guild_ready_timeout=0.05), health, connect_timeout=30)
+    adapter = DiscordAdapter(
+        DiscordBot(core.Bot(responder, "discord"), config, guild_ready_timeout=0.05), health, connect_timeout=30
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(run_until_stopped(adapter, health, None, 1, stop=stop))
     await fake.wait_connected(timeout=10)
@@ -145,7 +148,7 @@ async def test_a_configured_gateway_is_the_one_connected_to(fake: FakeDiscord, r
     fake.recommended_shards = 1
     health = Health("discord")
     config = DiscordSettings(token=TOKEN, api_base=fake.api_base, gateway=fake.gateway_url)
-    bot = DiscordBot(responder, config, guild_ready_timeout=0.05)
+    bot = DiscordBot(core.Bot(responder, "discord"), config, guild_ready_timeout=0.05)
     stop = asyncio.Event()
     running = asyncio.create_task(run_until_stopped(DiscordAdapter(bot, health, 10), health, None, 1, stop=stop))
     await fake.wait_connected(timeout=10)
