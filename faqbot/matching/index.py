@@ -117,6 +117,7 @@ class MatchIndex:
         self._entry_terms: list[frozenset[str]] = []
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
+        self._last_query: tuple[str, list[_Term]] | None = None
         self._semantic = None
         self._page_of: list[int] = []
         self._words_of: dict[str, list[str]] = {}  # while building: each text is tokenised once
@@ -213,6 +214,16 @@ class MatchIndex:
     # -- querying ------------------------------------------------------------
 
     def _query_terms(self, question: str) -> list[_Term]:
+        """The question's terms; the last question's are kept, since a passive question's are
+        read twice (its word contrast before ranking, then the ranking)."""
+        last = self._last_query
+        if last is not None and last[0] == question:
+            return last[1]
+        terms = self._read_query_terms(question)
+        self._last_query = (question, terms)
+        return terms
+
+    def _read_query_terms(self, question: str) -> list[_Term]:
         terms: dict[str, float] = {}
         repairs = 0
         for word in words(question):

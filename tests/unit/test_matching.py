@@ -153,6 +153,23 @@ def test_passive_needs_the_message_to_be_about_what_the_knowledge_knows(small_kn
     assert decide(ranked, Mode.PASSIVE, text=unknown).outcome is Outcome.SILENT
 
 
+def test_text_that_folds_further_when_folded_again_reads_as_words_read_it() -> None:
+    """ASCII is folded once and its clauses read as they are; "\u210c" (black-letter H) folds
+    to "H", which the clause's words fold again, so "\u210cow" still opens a question."""
+    assert looks_like_question("\u210cow does funding work")
+    assert looks_like_question("hmm, \u210cow does funding work")
+    assert words("DON`T Stop") == ["do", "not", "stop"]  # the ASCII path: a backtick is an apostrophe
+
+
+def test_the_word_contrast_is_of_the_question_asked(small_knowledge: Knowledge) -> None:
+    """The last question's terms are kept for its ranking: another question must get its own."""
+    index = MatchIndex(small_knowledge.entries)
+    fresh = MatchIndex(small_knowledge.entries)
+    index.rank("do you block threads")
+    assert index.word_contrast("how is the server funded") == fresh.word_contrast("how is the server funded")
+    assert index.rank("who pays for the server")[0].entry.id == fresh.rank("who pays for the server")[0].entry.id
+
+
 def test_chat_contractions_of_question_words_read_as_questions() -> None:
     assert looks_like_question("whats the funding bot for")
     assert looks_like_question("hows the server doing")
