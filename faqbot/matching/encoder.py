@@ -111,7 +111,9 @@ class SentenceEncoder:
         # Chat can carry lone surrogates (a broken client, JSON "\ud800"), which the tokenizer
         # refuses with a TypeError: they become U+FFFD, as any UTF-8 decoder would make them.
         valid = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
-        for row, encoding in enumerate(self._tokenizer.encode_batch(valid)):
+        # A question comes alone, and a batch of one costs the tokenizer's thread pool (0.19 vs 0.06 ms).
+        encodings = [self._tokenizer.encode(valid[0])] if len(valid) == 1 else self._tokenizer.encode_batch(valid)
+        for row, encoding in enumerate(encodings):
             ids = np.array([encoding.ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
             rows[row] = self._session.run(None, feed)[0][0]

@@ -57,12 +57,11 @@ def _sentences(text: str, title: str) -> list[str]:
 @dataclass(frozen=True)
 class SemanticScores:
     """A question's similarities to every entry (arrays indexed by entry number, -1 where an
-    entry has no such text), and to the knowledge and the background as a whole."""
+    entry has no such text), and its vector, for the contrast with the background."""
 
     centroid: np.ndarray  # to the centroid of the entry's phrasings
     phrasing: np.ndarray  # to its closest phrasing
     text: np.ndarray  # to its closest text sentence (read with its title)
-    knowledge: float  # cosine to the closest text of the whole knowledge, before common-direction removal
     query: np.ndarray  # the question's own unit vector
 
 
@@ -132,12 +131,14 @@ class SemanticIndex:
         centroid = np.where(self._has_phrasing, self._centroids @ query, -1.0)
         phrasing = _best_per_owner(self._phrasings @ query, self._phrasing_owners, self._count)
         text = _best_per_owner(self._texts @ query, self._text_owners, self._count)
-        knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
-        return SemanticScores(centroid, phrasing, text, knowledge, raw)
+        return SemanticScores(centroid, phrasing, text, raw)
 
     def contrast(self, found: SemanticScores) -> float:
         """How much closer the knowledge comes to the question than everyday questions do
         (0 without a background: no evidence either way)."""
         if self._background is None:
             return 0.0
-        return found.knowledge - self._background.similarity(found.query)
+        # The closest text of the whole knowledge, before common-direction removal (read only here:
+        # most rankings need no contrast, and this product reads every text's vector).
+        knowledge = float((self._raw @ found.query).max()) if len(self._raw) else -1.0
+        return knowledge - self._background.similarity(found.query)

@@ -266,6 +266,9 @@ def test_a_text_gets_the_same_vector_whatever_is_encoded_with_it() -> None:
     beside_others = encoder._run_model(["is it raining", "who pays for the server", long_text])[1]
     alone = encoder._run_model(["who pays for the server"])[0]
     assert np.array_equal(beside_others, alone)
+    # A question is tokenised alone, knowledge in batches: both cut a long text at the same token.
+    longer = long_text + " and then some more words about the hosting"
+    assert np.array_equal(encoder._run_model(["is it raining", longer])[1], encoder._run_model([longer])[0])
 
 
 def test_the_sentence_encoder_reuses_knowledge_vectors_but_keeps_no_question() -> None:
