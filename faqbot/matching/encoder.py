@@ -73,6 +73,7 @@ class SentenceEncoder:
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self.cache = VectorCache(model_identity(folder), self.dims, cache_dir)
         self.background = bundled_background()  # everyday questions, encoded by this model
+        self._last_index: tuple[tuple, SemanticIndex] | None = None
 
     def embed(self, text: str) -> np.ndarray | None:
         """A question's unit vector (not cached: chat must not grow memory), or None for blank text."""
@@ -120,8 +121,15 @@ class SentenceEncoder:
         return rows
 
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex:
+        """The knowledge's semantic index. The last one is kept (it is immutable): an index built
+        again for the same texts (learned phrasings restored, a reload that changed nothing) is it."""
+        texts = (tuple(tuple(p) for p in phrasings), tuple(bodies))
+        last = self._last_index
+        if last is not None and last[0] == texts:
+            return last[1]
         index = SemanticIndex(self, phrasings, bodies)
         self.cache.keep_only(index.texts)  # the knowledge just indexed is what a restart will need
+        self._last_index = (texts, index)
         return index
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,14 +109,16 @@ class _Term:
     weight_factor: float  # < 1 for question words and typo repairs
 
 
-def _term_factors(text_words: Iterable[str]) -> dict[str, float]:
-    """Stemmed terms of a text's words with their weight factor; stop words are dropped."""
+def _term_factors(text_words: Iterable[str], term_of: Callable[[str], str | None]) -> dict[str, float]:
+    """Terms of a text's words (`term_of`: stemmed, None for a stop word) with their weight factor."""
     factors: dict[str, float] = {}
     for word in text_words:
         if word in QUESTION_WORDS:
             factors[word] = QUESTION_WORD_WEIGHT
-        elif word not in STOP_WORDS:
-            factors[stem(word)] = 1.0
+        else:
+            term = term_of(word)
+            if term is not None:
+                factors[term] = 1.0
     return factors
 
 
@@ -146,8 +148,9 @@ class MatchIndex:
         self._semantic = None
         self._page_of: list[int] = []
         self._words_of: dict[str, list[str]] = {}  # while building: each text is tokenised once
+        self._terms_of: dict[str, str | None] = {}  # while building: each distinct word's term
         self._build()
-        del self._words_of
+        del self._words_of, self._terms_of
 
     @property
     def thresholds(self) -> Thresholds:
@@ -166,9 +169,9 @@ class MatchIndex:
                 if text_words is None:
                     text_words = self._words_of[text] = words(text)
                 for word in text_words:
-                    if word in STOP_WORDS:
+                    term = self._term_of(word)
+                    if term is None:
                         continue
-                    term = word if word in QUESTION_WORDS else stem(word)
                     counts[term] += 1
                     self._surface_words.setdefault(word, term)
             entry_terms.append(counts)
@@ -217,8 +220,16 @@ class MatchIndex:
                 seen.add(key)
                 yield text
 
+    def _term_of(self, word: str) -> str | None:
+        """A knowledge word's term (None for a stop word), each distinct word stemmed once per build."""
+        terms_of = self._terms_of
+        if word in terms_of:
+            return terms_of[word]
+        term = terms_of[word] = None if word in STOP_WORDS else word if word in QUESTION_WORDS else stem(word)
+        return term
+
     def _add_phrasing(self, entry_number: int, text: str, centroid: dict[str, float]) -> None:
-        factors = _term_factors(self._words_of.get(text) or words(text))
+        factors = _term_factors(self._words_of.get(text) or words(text), self._term_of)
         if not factors:
             return
         number = len(self._phrasing_entry)

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+# With PyStemmer installed (a dependency) this is Snowball's C stemmer, with identical stems:
+# about 20 times as fast for a word the cache has not seen (2.5 vs 56 µs here).
 _stemmer = snowballstemmer.stemmer("english")
 
 # Chat shorthand and contractions, expanded before anything else.
