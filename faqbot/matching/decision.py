@@ -31,7 +31,8 @@ from faqbot.matching.text import looks_like_question
 
 DEFAULT_THRESHOLDS = LEXICAL.thresholds
 # A question this close to one of a moderator's phrasings (the lexical phrasing score) is a way of
-# asking they vouched for: it needs no contrast with everyday chat. "Where are you hosted?" is the
+# asking they vouched for: it needs no contrast with everyday chat, by meaning or by its words
+# ("Who's paying for this to exist?", the bundled FAQ's, is -0.16 by words). "Where are you hosted?" is the
 # About page's own FAQ, and as close to everyday questions ("where are you located") as to the
 # knowledge. On dev (bench/tune.py's rows), 0.6 answered the most member questions right (0.153,
 # vs 0.148 from 0.65 to 0.9 and 0.143 without it) with no more chat or off-topic lines; 0.5 answered
@@ -94,8 +95,11 @@ def settled_without_ranking(
 ) -> Why | None:
     """Why a message gets no passive answer whatever the ranking, or None. Checked before
     ranking (so chat that is no question costs no model run) and again by `decide`. Given the
-    `index`, a question whose words everyday chat explains far better than the knowledge's
-    (`MatchIndex.word_contrast` under `thresholds.passive_words`) is settled too."""
+    `index`, what the question's words alone rule out is settled too (`MatchIndex.evidence_by_words`):
+    words everyday chat explains better than the knowledge's (`thresholds.passive_words`), unless
+    they are close to a moderator's phrasing, and words no entry holds enough of
+    (`thresholds.passive_coverage`). `decide` applies the same rules to the ranked best candidate,
+    which can only do worse than the best entry by words."""
     if mode is not Mode.PASSIVE:
         return None
     if to_someone_else:
@@ -104,8 +108,11 @@ def settled_without_ranking(
         return Why.NOT_A_QUESTION
     if index is not None:
         bars = thresholds or index.thresholds
-        if index.word_contrast(text) < bars.passive_words:
+        words_say = index.evidence_by_words(text)
+        if words_say.word_contrast < bars.passive_words and words_say.best_phrasing < VOUCHED_PHRASING:
             return Why.SOMETHING_ELSE
+        if words_say.best_coverage < bars.passive_coverage:
+            return Why.UNKNOWN_WORDS
     return None
 
 
@@ -142,13 +149,13 @@ def decide(
             return Decision(Outcome.SILENT, best, suggestions, settled, bar)
         if not (confident and best.confidence >= thresholds.passive_answer):
             return Decision(Outcome.SILENT, best, suggestions, Why.BELOW_BAR, bar)
-        if best.known < thresholds.passive_known:
+        if best.known < thresholds.passive_known or best.best_coverage < thresholds.passive_coverage:
             return Decision(Outcome.SILENT, best, suggestions, Why.UNKNOWN_WORDS, bar)
         if not best.entry.scope.passive:
             return Decision(Outcome.SILENT, best, suggestions, Why.ASK_ONLY, bar)
         vouched = best.phrasing_score >= VOUCHED_PHRASING
-        elsewhere = best.contrast < thresholds.passive_contrast and not vouched
-        if best.word_contrast < thresholds.passive_words or elsewhere:
+        unlike = best.word_contrast < thresholds.passive_words or best.contrast < thresholds.passive_contrast
+        if unlike and not vouched:
             return Decision(Outcome.SILENT, best, suggestions, Why.SOMETHING_ELSE, bar)
         return Decision(Outcome.ANSWER, best, suggestions, Why.CLEARED_BAR, bar)
     if mode is Mode.HELP_POST:

@@ -27,8 +27,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,6 +76,31 @@ class Candidate:
     # it than everyday chat does, by its words (mean log-likelihood ratio) and by meaning (cosine gap).
     word_contrast: float = 0.0
     contrast: float = 0.0
+    best_coverage: float = 0.0  # of the question: the highest `coverage` any entry of the knowledge reaches
+
+
+@dataclass(frozen=True)
+class WordEvidence:
+    """What a question's words alone say about it, before any model runs (`MatchIndex.evidence_by_words`)."""
+
+    question: str
+    word_contrast: float  # as `Candidate.word_contrast`
+    best_coverage: float  # as `Candidate.best_coverage`
+    best_phrasing: float  # the highest phrasing score (by words) of any entry
+
+
+@dataclass(frozen=True)
+class _Lexical(WordEvidence):
+    """The word-based scores of every entry that shares a term with the question, kept for its ranking."""
+
+    has_terms: bool
+    content: dict[str, float]  # the question's distinctive terms, with their weights
+    content_mass: float
+    known: float
+    phrasing_match: dict[int, tuple[float, int]]  # entry -> (best phrasing's dot product, that phrasing)
+    phrasing_scores: dict[int, float]
+    text_shares: dict[int, float]
+    lexical: dict[int, float]
 
 
 @dataclass(frozen=True)
@@ -84,14 +109,16 @@ class _Term:
     weight_factor: float  # < 1 for question words and typo repairs
 
 
-def _term_factors(text_words: Iterable[str]) -> dict[str, float]:
-    """Stemmed terms of a text's words with their weight factor; stop words are dropped."""
+def _term_factors(text_words: Iterable[str], term_of: Callable[[str], str | None]) -> dict[str, float]:
+    """Terms of a text's words (`term_of`: stemmed, None for a stop word) with their weight factor."""
     factors: dict[str, float] = {}
     for word in text_words:
         if word in QUESTION_WORDS:
             factors[word] = QUESTION_WORD_WEIGHT
-        elif word not in STOP_WORDS:
-            factors[stem(word)] = 1.0
+        else:
+            term = term_of(word)
+            if term is not None:
+                factors[term] = 1.0
     return factors
 
 
@@ -117,11 +144,13 @@ class MatchIndex:
         self._entry_terms: list[frozenset[str]] = []
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
+        self._last_lexical: _Lexical | None = None
         self._semantic = None
         self._page_of: list[int] = []
         self._words_of: dict[str, list[str]] = {}  # while building: each text is tokenised once
+        self._terms_of: dict[str, str | None] = {}  # while building: each distinct word's term
         self._build()
-        del self._words_of
+        del self._words_of, self._terms_of
 
     @property
     def thresholds(self) -> Thresholds:
@@ -140,9 +169,9 @@ class MatchIndex:
                 if text_words is None:
                     text_words = self._words_of[text] = words(text)
                 for word in text_words:
-                    if word in STOP_WORDS:
+                    term = self._term_of(word)
+                    if term is None:
                         continue
-                    term = word if word in QUESTION_WORDS else stem(word)
                     counts[term] += 1
                     self._surface_words.setdefault(word, term)
             entry_terms.append(counts)
@@ -191,8 +220,16 @@ class MatchIndex:
                 seen.add(key)
                 yield text
 
+    def _term_of(self, word: str) -> str | None:
+        """A knowledge word's term (None for a stop word), each distinct word stemmed once per build."""
+        terms_of = self._terms_of
+        if word in terms_of:
+            return terms_of[word]
+        term = terms_of[word] = None if word in STOP_WORDS else word if word in QUESTION_WORDS else stem(word)
+        return term
+
     def _add_phrasing(self, entry_number: int, text: str, centroid: dict[str, float]) -> None:
-        factors = _term_factors(self._words_of.get(text) or words(text))
+        factors = _term_factors(self._words_of.get(text) or words(text), self._term_of)
         if not factors:
             return
         number = len(self._phrasing_entry)
@@ -258,19 +295,20 @@ class MatchIndex:
     def word_contrast(self, question: str) -> float:
         """How much better the knowledge's words explain the question than everyday chat's do
         (mean log-likelihood ratio of its distinctive words; see `background.py`). Costs no model."""
-        return self._words.mean(t.term for t in self._query_terms(question) if t.term not in QUESTION_WORDS)
+        return self.evidence_by_words(question).word_contrast
 
-    def rank(self, question: str, limit: int = 10, contrast_from: float = 0.0) -> list[Candidate]:
-        """Entries ordered by score, best first; only those with some evidence.
+    def evidence_by_words(self, question: str) -> WordEvidence:
+        """What the question's words alone say (no model runs): enough to settle most chat before
+        ranking. The last question's is kept, since a passive question is read before its ranking."""
+        last = self._last_lexical
+        if last is not None and last.question == question:
+            return last
+        lexical = self._lexical(question)
+        self._last_lexical = lexical
+        return lexical
 
-        The background contrast (`Candidate.contrast`) costs a comparison with every background
-        question; it is computed only when the best candidate's confidence reaches `contrast_from`
-        (a caller whose bar no lower confidence could clear passes it), else left at -inf."""
+    def _lexical(self, question: str) -> _Lexical:
         terms = self._query_terms(question)
-        if not terms:  # only stop words: nothing to go on
-            return []
-        found = self._semantic.scores(question) if self._semantic is not None else None
-        semantic = self._semantic_blend(found) if found is not None else None
         query_weights = {t.term: self._idf.get(t.term, self._unseen_idf) * t.weight_factor for t in terms}
         query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
         content = {t: w for t, w in query_weights.items() if t not in QUESTION_WORDS}
@@ -314,9 +352,11 @@ class MatchIndex:
             )
 
         text_scores: dict[int, float] = defaultdict(float)
+        held: dict[int, float] = defaultdict(float)  # the question's distinctive IDF mass each entry holds
         for term, query_weight in content.items():
             for entry_number, saturation in self._text_postings.get(term, ()):
                 text_scores[entry_number] += query_weight * saturation
+                held[entry_number] += query_weight
         text_shares = {e: min(1.0, score / text_mass) for e, score in text_scores.items()} if text_mass else {}
 
         lexical: dict[int, float] = {}
@@ -324,6 +364,36 @@ class MatchIndex:
             phrasing_score = phrasing_scores.get(entry_number, 0.0)
             text_score = text_shares.get(entry_number, 0.0)
             lexical[entry_number] = max(phrasing_score, (1 - TEXT_WEIGHT) * phrasing_score + TEXT_WEIGHT * text_score)
+        known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
+        return _Lexical(
+            question,
+            word_contrast=self._words.mean(t for t in content),
+            best_coverage=max(held.values()) / content_mass if held else 0.0,
+            best_phrasing=min(1.0, max(phrasing_scores.values(), default=0.0)),
+            has_terms=bool(terms),
+            content=content,
+            content_mass=content_mass,
+            known=known,
+            phrasing_match=best_phrasing,
+            phrasing_scores=phrasing_scores,
+            text_shares=text_shares,
+            lexical=lexical,
+        )
+
+    def rank(self, question: str, limit: int = 10, contrast_from: float = 0.0) -> list[Candidate]:
+        """Entries ordered by score, best first; only those with some evidence.
+
+        The background contrast (`Candidate.contrast`) costs a comparison with every background
+        question; it is computed only when the best candidate's confidence reaches `contrast_from`
+        (a caller whose bar no lower confidence could clear passes it), else left at -inf."""
+        words_say = self.evidence_by_words(question)
+        if not words_say.has_terms:  # only stop words: nothing to go on
+            return []
+        found = self._semantic.scores(question) if self._semantic is not None else None
+        semantic = self._semantic_blend(found) if found is not None else None
+        content, content_mass = words_say.content, words_say.content_mass
+        phrasing_scores, text_shares, lexical = words_say.phrasing_scores, words_say.text_shares, words_say.lexical
+        best_phrasing = words_say.phrasing_match
         if semantic is not None:
             weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
@@ -343,9 +413,8 @@ class MatchIndex:
         order = heapq.nsmallest(
             max(limit, 2), (e for e, s in combined.items() if s > 0), key=lambda e: (-key(e), self.entries[e].id)
         )
-        known = sum(w for t, w in content.items() if t in self._idf) / content_mass if content_mass else 0.0
-        word_contrast = self._words.mean(t for t in content)
-        candidates = []
+        known, word_contrast, best_coverage = words_say.known, words_say.word_contrast, words_say.best_coverage
+        scored: list[tuple[tuple, float]] = []  # each candidate's evidence, and its confidence
         for position, entry_number in enumerate(order):
             _, phrasing_number = best_phrasing.get(entry_number, (0.0, -1))
             score = min(1.0, combined[entry_number])
@@ -355,24 +424,29 @@ class MatchIndex:
                 rival = min(1.0, combined[order[0]])
             vocabulary = self._entry_terms[entry_number]
             coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
-            phrasing_score = min(1.0, phrasing_scores.get(entry_number, 0.0))
-            text_score = text_shares.get(entry_number, 0.0)
-            semantic_score = float(semantic[entry_number]) if semantic is not None else 0.0
-            candidate = Candidate(
+            evidence = (
                 self.entries[entry_number],
                 score,
-                phrasing_score,
-                text_score,
+                min(1.0, phrasing_scores.get(entry_number, 0.0)),
+                text_shares.get(entry_number, 0.0),
                 self._phrasing_text[phrasing_number] if phrasing_number >= 0 else "",
                 coverage,
                 known,
-                semantic_score,
-                word_contrast=word_contrast,
+                float(semantic[entry_number]) if semantic is not None else 0.0,
             )
-            candidates.append(replace(candidate, confidence=self._calibration.confidence(candidate, rival)))
-        if found is not None and candidates:
+            scored.append((evidence, self._calibration.confidence(Candidate(*evidence), rival)))
+        contrast = 0.0
+        if found is not None and scored:
             assert self._semantic is not None
-            wanted = candidates[0].confidence >= contrast_from
+            wanted = scored[0][1] >= contrast_from
             contrast = self._semantic.contrast(found) if wanted else -math.inf
-            candidates = [replace(c, contrast=contrast) for c in candidates]
-        return candidates[:limit]
+        return [
+            Candidate(
+                *evidence,
+                confidence=confidence,
+                word_contrast=word_contrast,
+                contrast=contrast,
+                best_coverage=best_coverage,
+            )
+            for evidence, confidence in scored[:limit]
+        ]

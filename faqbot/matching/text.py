@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+# With PyStemmer installed (a dependency) this is Snowball's C stemmer, with identical stems:
+# about 20 times as fast for a word the cache has not seen (2.5 vs 56 µs here).
 _stemmer = snowballstemmer.stemmer("english")
 
 # Chat shorthand and contractions, expanded before anything else.
@@ -48,6 +50,9 @@ _EXPANSIONS = {
 
 _CONTRACTION_SUFFIX = re.compile(r"(\w)'(s|re|ve|ll|d|m|t)\b")
 _WORD = re.compile(r"[a-z0-9]+(?:[./+#-][a-z0-9]+)*")
+_DOMAIN = re.compile(r"[a-z0-9-]+\.(io|org|com|net|social|xyz|dev)")
+_INNER_PUNCTUATION = re.compile(r"[./+#]")
+_EDGE_PUNCTUATION = ".,!?;:()[]{}<>\"'*_~"
 
 # Words that carry no topic in a question or in chat. Question words are kept on
 # purpose ("who runs this" and "where is this hosted" differ only by them).
@@ -70,6 +75,8 @@ QUESTION_WORDS = frozenset({"who", "what", "when", "where", "why", "how", "which
 
 def fold(text: str) -> str:
     """Lower-case and strip accents and typographic quotes."""
+    if text.isascii():  # most chat: nothing to decompose, no accents or typographic quotes
+        return text.lower().replace("`", "'")
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
@@ -77,23 +84,27 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Words of `text` after folding, contraction and shorthand expansion."""
-    folded = fold(text)
+    return _words_of_folded(fold(text))
+
+
+def _words_of_folded(folded: str) -> list[str]:
+    """`words` of a text already folded (`fold`)."""
     expanded: list[str] = []
     for raw in folded.split():
-        raw = raw.strip(".,!?;:()[]{}<>\"'*_~")
+        raw = raw.strip(_EDGE_PUNCTUATION)
         replacement = _EXPANSIONS.get(raw)
         if replacement is not None:
             expanded.append(replacement)
             continue
-        raw = raw.replace("n't", " not")
-        raw = _CONTRACTION_SUFFIX.sub(r"\1", raw)
+        if "'" in raw:  # both rewrites need an apostrophe: most words are spared two scans
+            raw = raw.replace("n't", " not")
+            raw = _CONTRACTION_SUFFIX.sub(r"\1", raw)
         expanded.append(raw)
     out: list[str] = []
-    for match in _WORD.finditer(" ".join(expanded)):
-        token = match.group(0)
+    for token in _WORD.findall(" ".join(expanded)):
         # "vmst.io" stays one word; other punctuation inside a word splits it.
-        if "." in token and not re.fullmatch(r"[a-z0-9-]+\.(io|org|com|net|social|xyz|dev)", token):
-            out.extend(t for t in re.split(r"[./+#]", token) if t)
+        if "." in token and not _DOMAIN.fullmatch(token):
+            out.extend(t for t in _INNER_PUNCTUATION.split(token) if t)
         else:
             out.append(token)
     return out
@@ -147,18 +158,21 @@ def looks_like_question(text: str) -> bool:
     if "?" in text:
         return True
     folded = fold(text)
+    # Folded ASCII folds to itself, so its clauses need not be folded again; other text can fold
+    # further ("\u210c" folds to "H", then to "h"), so its clauses are read as `words` reads them.
+    clause_words = _words_of_folded if text.isascii() else words
     for clause in _CLAUSE_BREAK.split(folded):
         # Only a clause's opening matters: read its first few tokens, not the whole clause.
-        first_words = words(" ".join(clause.split(maxsplit=4)[:4]))[:2]
+        first_words = clause_words(" ".join(clause.split(maxsplit=4)[:4]))[:2]
         if len(first_words) < 2:
-            first_words = words(clause)[:2]
+            first_words = clause_words(clause)[:2]
         if not first_words:
             continue
         if first_words[0] in _QUESTION_OPENERS:
             return True
         if len(first_words) == 2 and first_words[0] in _PREPOSITIONS and first_words[1] in QUESTION_WORDS:
             return True
-    return bool(_ASKING_PAIRS.search(" ".join(words(text))))
+    return bool(_ASKING_PAIRS.search(" ".join(_words_of_folded(folded))))
 
 
 _OPENING_NAME = re.compile(r"\s*@?([^\s:,@][^:,\n]{0,63}?)\s*[:,]")

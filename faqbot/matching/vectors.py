@@ -37,15 +37,17 @@ class SemanticSource(Protocol):
     def entry_index(self, phrasings: Sequence[Sequence[str]], bodies: Sequence[str]) -> SemanticIndex: ...
 
 
-def _embed_all(source: SemanticSource, texts: list[str]) -> list[np.ndarray | None]:
-    """Embed many texts, all at once when the source can (the sentence encoder caches them)."""
+def _embed_all(source: SemanticSource, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of the texts that have one (float32 rows, in order) and which texts those are;
+    all at once when the source can (the sentence encoder caches them)."""
     if hasattr(source, "embed_many"):
-        present = [i for i, t in enumerate(texts) if t and t.strip()]
-        vectors: list[np.ndarray | None] = [None] * len(texts)
-        for i, row in zip(present, source.embed_many([texts[i] for i in present]), strict=True):
-            vectors[i] = row
-        return vectors
-    return [source.embed(t) if t else None for t in texts]
+        present = np.array([bool(t and t.strip()) for t in texts], dtype=bool)
+        rows = source.embed_many([t for t, kept in zip(texts, present, strict=True) if kept])
+        return np.asarray(rows, dtype=np.float32).reshape(-1, source.dims), present
+    vectors = [source.embed(t) if t else None for t in texts]
+    present = np.array([v is not None for v in vectors], dtype=bool)
+    rows = [v for v in vectors if v is not None]
+    return (np.stack(rows).astype(np.float32) if rows else np.zeros((0, source.dims), np.float32)), present
 
 
 def _sentences(text: str, title: str) -> list[str]:
@@ -57,12 +59,11 @@ def _sentences(text: str, title: str) -> list[str]:
 @dataclass(frozen=True)
 class SemanticScores:
     """A question's similarities to every entry (arrays indexed by entry number, -1 where an
-    entry has no such text), and to the knowledge and the background as a whole."""
+    entry has no such text), and its vector, for the contrast with the background."""
 
     centroid: np.ndarray  # to the centroid of the entry's phrasings
     phrasing: np.ndarray  # to its closest phrasing
     text: np.ndarray  # to its closest text sentence (read with its title)
-    knowledge: float  # cosine to the closest text of the whole knowledge, before common-direction removal
     query: np.ndarray  # the question's own unit vector
 
 
@@ -93,29 +94,28 @@ class SemanticIndex:
                 texts.append(text)
                 text_owners.append(entry_number)
         self.texts = [t for _, t in flat] + texts  # every text embedded, for a cache to keep
-        embedded = _embed_all(vectors, self.texts)
-        rows = [(n, v) for (n, _), v in zip(flat, embedded[: len(flat)], strict=True) if v is not None]
-        text_rows = [(n, v) for n, v in zip(text_owners, embedded[len(flat) :], strict=True) if v is not None]
+        embedded, present = _embed_all(vectors, self.texts)
+        # Rows come in the texts' order: the phrasings' first, then the sentences'.
+        phrasings_present = int(present[: len(flat)].sum())
+        matrix, text_matrix = embedded[:phrasings_present], embedded[phrasings_present:]
         empty = np.zeros((0, vectors.dims), dtype=np.float32)
-        matrix = np.stack([v for _, v in rows]).astype(np.float32) if rows else empty
-        text_matrix = np.stack([v for _, v in text_rows]).astype(np.float32) if text_rows else empty
-        self._raw = np.concatenate([matrix, text_matrix])  # for the contrast with the background
+        self._raw = embedded  # for the contrast with the background
         # The knowledge's common direction (what all its phrasings share) says nothing about
         # which entry a question is about; it is projected out of every vector.
         self._common: np.ndarray | None = None
-        if REMOVE_COMMON and len(rows) > 1:
+        if REMOVE_COMMON and phrasings_present > 1:
             mean = matrix.mean(axis=0)
             self._common = (mean / max(float(np.linalg.norm(mean)), 1e-9))[None, :]
             matrix = self._without_common(matrix)
-        self._phrasing_owners = np.array([n for n, _ in rows], dtype=np.intp)
+        self._phrasing_owners = np.array([n for n, _ in flat], dtype=np.intp)[present[: len(flat)]]
         self._phrasings = matrix
         centroids = np.zeros((count, vectors.dims), dtype=np.float32)
         np.add.at(centroids, self._phrasing_owners, matrix)
         self._centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         self._has_phrasing = np.zeros(count, dtype=bool)
         self._has_phrasing[self._phrasing_owners] = True
-        self._text_owners = np.array([n for n, _ in text_rows], dtype=np.intp)
-        self._texts = self._without_common(text_matrix) if text_rows else empty
+        self._text_owners = np.array(text_owners, dtype=np.intp)[present[len(flat) :]]
+        self._texts = self._without_common(text_matrix) if len(text_matrix) else empty
 
     def _without_common(self, vectors: np.ndarray) -> np.ndarray:
         if self._common is None:
@@ -132,12 +132,14 @@ class SemanticIndex:
         centroid = np.where(self._has_phrasing, self._centroids @ query, -1.0)
         phrasing = _best_per_owner(self._phrasings @ query, self._phrasing_owners, self._count)
         text = _best_per_owner(self._texts @ query, self._text_owners, self._count)
-        knowledge = float((self._raw @ raw).max()) if len(self._raw) else -1.0
-        return SemanticScores(centroid, phrasing, text, knowledge, raw)
+        return SemanticScores(centroid, phrasing, text, raw)
 
     def contrast(self, found: SemanticScores) -> float:
         """How much closer the knowledge comes to the question than everyday questions do
         (0 without a background: no evidence either way)."""
         if self._background is None:
             return 0.0
-        return found.knowledge - self._background.similarity(found.query)
+        # The closest text of the whole knowledge, before common-direction removal (read only here:
+        # most rankings need no contrast, and this product reads every text's vector).
+        knowledge = float((self._raw @ found.query).max()) if len(self._raw) else -1.0
+        return knowledge - self._background.similarity(found.query)

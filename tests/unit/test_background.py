@@ -82,6 +82,49 @@ def test_a_question_in_everyday_words_is_settled_before_any_model_runs(small_kno
     assert source.embedded == ["do you block threads?"]
 
 
+def test_a_question_no_entry_holds_enough_of_is_settled_before_any_model_runs(small_knowledge: Knowledge) -> None:
+    """The knowledge has "threads", but most of what the question names is in no entry: it is
+    about a cluster, not about Threads, and no model needs to run to say so."""
+    source = CountingTopics()
+    source.calibration = replace(
+        source.calibration, thresholds=replace(source.calibration.thresholds, passive_coverage=0.2)
+    )
+    index = MatchIndex(small_knowledge.entries, vectors=source)
+    source.embedded.clear()
+    question = "do you block threads on my kubernetes terraform ansible cluster with helm?"
+    said = index.evidence_by_words(question)
+    assert said.word_contrast >= 0.0 and said.best_coverage < 0.2
+    decision = judge(index, question, Mode.PASSIVE)
+    assert decision.outcome is Outcome.SILENT and decision.why is Why.UNKNOWN_WORDS
+    assert source.embedded == []
+    ranked = index.rank(question)  # ranked anyway (tuning, evaluation), the decision is the same
+    assert judge(index, question, Mode.PASSIVE, ranked=ranked).why is Why.UNKNOWN_WORDS
+    clear = index.rank("do you block threads?")
+    assert judge(index, "do you block threads?", Mode.PASSIVE).outcome is Outcome.ANSWER
+    # The ranked best carries the question's best coverage, so a ranking alone is judged the same way.
+    narrow = [replace(clear[0], best_coverage=0.1), *clear[1:]]
+    decided = judge(None, "do you block threads?", Mode.PASSIVE, ranked=narrow, thresholds=index.thresholds)
+    assert decided.why is Why.UNKNOWN_WORDS
+
+
+def test_a_moderators_phrasing_in_everyday_words_still_reaches_the_model() -> None:
+    """The bundled FAQ's "Who's paying for this to exist?" is everyday words (word contrast under 0):
+    a question this close to a moderator's phrasing is not settled by its words."""
+    from faqbot.sources.bundled import bundled_knowledge
+    from faqbot.sources.loader import load_knowledge
+
+    source = CountingTopics()
+    index = MatchIndex(load_knowledge([bundled_knowledge()]).entries, vectors=source)
+    source.embedded.clear()
+    question = "Who's paying for this to exist?"
+    said = index.evidence_by_words(question)
+    assert said.word_contrast < index.thresholds.passive_words and said.best_phrasing >= 0.6
+    judge(index, question, Mode.PASSIVE)
+    assert source.embedded == [question]
+    everyday = "who is paying for dinner tonight?"
+    assert judge(index, everyday, Mode.PASSIVE).why is Why.SOMETHING_ELSE and source.embedded == [question]
+
+
 def test_meaning_alone_must_come_close_to_count_as_a_match(small_knowledge: Knowledge) -> None:
     index = MatchIndex(small_knowledge.entries, vectors=load_bundled())
     assert index.rank("zebra crossing") == []  # faintly like the Bluesky entry (0.2), nothing like an answer

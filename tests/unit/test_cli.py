@@ -79,7 +79,8 @@ def test_ask_json_goes_through_the_responder_like_the_bot(folder: Path, capsys: 
     [
         ("I block threads", "not a question"),
         ("do you block threads?", "cleared the bar"),
-        ("what is quantum chromodynamics?", "nothing matched"),
+        # Words the knowledge explains worse than everyday chat: settled before ranking.
+        ("what is quantum chromodynamics?", "about something else"),
         ("x" * 600 + "?", "too long to be a question"),
     ],
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from faqbot.sources.loader import KnowledgeLoader, load_knowledge
-from faqbot.sources.safe_yaml import YamlRefused, load_bounded
+from faqbot.sources.safe_yaml import BoundedSafeLoader, YamlRefused, _on_libyaml, load_bounded
 
 from .conftest import write_tree
 from .hostile import everything_shown, messages_for
@@ -129,3 +129,58 @@ def test_nesting_is_refused_where_it_passes_the_limit_before_the_scanner_reads_o
     the nesting; it stops at the 33rd, before it reaches (and reports) the unclosed quote."""
     with pytest.raises(YamlRefused, match="nested more than 32 levels deep"):
         load_bounded("[" * 40 + " 'never closed")
+
+
+def _python_parser(text: str, loader_class: type = BoundedSafeLoader) -> object:
+    """What PyYAML's own parser makes of `text` under the same bounds: the data, or the error."""
+    loader = loader_class(text)
+    try:
+        return loader.get_single_data()
+    except Exception as error:  # compared, not raised
+        return (type(error), str(error))
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- question: Who pays?\n  alternates: [who funds this, can I donate]\n  answer: |\n    Members.\n",
+        "- question: Café “quoted” 💥\r\n  answer: >-\r\n    folded\r\n    text\r\n",
+        "- question: a\n  answer: &x same\n- question: b\n  answer: *x\n",
+        '- question: "escaped \\u00e9 \\ud83d\\ude00 \\x41"\n  answer: ok\n',
+        # Read differently by libyaml, so read by PyYAML's parser alone:
+        "- question: tab\there\n  answer: ok\n",  # libyaml accepts the tab
+        "- question: q\n  answer: ok\n\ufeff- question: r\n  answer: ok\n",  # libyaml skips a BOM on any line
+        "- question: q\n  alternates: [do you block threads?]\n  answer: ok\n",  # libyaml accepts the `?`
+        "- question: !\n  answer: ok\n",  # libyaml reads the bare tag's value as "", PyYAML as None
+        "- question: |#\n    text\n  answer: ok\n",  # libyaml accepts the comment after the header
+    ],
+)
+def test_knowledge_yaml_reads_the_same_whichever_parser_reads_it(text: str) -> None:
+    """The C parser (libyaml) reads most knowledge, PyYAML's own parser the rest and every error:
+    documents and their lines come out as PyYAML reads them."""
+    from faqbot.sources.yaml_source import LineNumberLoader
+
+    for loader_class in (BoundedSafeLoader, LineNumberLoader):
+        expected = _python_parser(text, loader_class)
+        try:
+            found: object = load_bounded(text, loader_class).data
+        except Exception as error:
+            found = (type(error), str(error))
+        assert found == expected
+
+
+def test_the_c_parser_keeps_the_bounds_and_the_lines() -> None:
+    from faqbot.sources.yaml_source import LineNumberLoader
+
+    on_libyaml = _on_libyaml(LineNumberLoader)
+    assert on_libyaml is not None, "PyYAML here has libyaml: knowledge should be read by it"
+    loader = on_libyaml("- question: a\n  answer: b\n\n- question: c\n  answer: d\n", 32, 1 << 20)
+    assert [item["__line__"] for item in loader.get_single_data()] == [1, 4]
+    for hostile, refusal in (("[" * 40 + "]" * 40, "nested more than 32"), (alias_bomb(), "aliases expand it past")):
+        with pytest.raises(YamlRefused, match=refusal):
+            on_libyaml(hostile, 32, 1 << 20).get_single_data()
+    # Deeper than libyaml's own limit (1,000) it refuses in its own words: PyYAML's parser says ours.
+    with pytest.raises(YamlRefused, match="nested more than 32 levels deep"):
+        load_bounded("[" * 5000)

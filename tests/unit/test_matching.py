@@ -153,6 +153,37 @@ def test_passive_needs_the_message_to_be_about_what_the_knowledge_knows(small_kn
     assert decide(ranked, Mode.PASSIVE, text=unknown).outcome is Outcome.SILENT
 
 
+def test_text_that_folds_further_when_folded_again_reads_as_words_read_it() -> None:
+    """ASCII is folded once and its clauses read as they are; "\u210c" (black-letter H) folds
+    to "H", which the clause's words fold again, so "\u210cow" still opens a question."""
+    assert looks_like_question("\u210cow does funding work")
+    assert looks_like_question("hmm, \u210cow does funding work")
+    assert words("DON`T Stop") == ["do", "not", "stop"]  # the ASCII path: a backtick is an apostrophe
+
+
+def test_the_word_contrast_is_of_the_question_asked(small_knowledge: Knowledge) -> None:
+    """The last question's terms are kept for its ranking: another question must get its own."""
+    index = MatchIndex(small_knowledge.entries)
+    fresh = MatchIndex(small_knowledge.entries)
+    index.rank("do you block threads")
+    assert index.word_contrast("how is the server funded") == fresh.word_contrast("how is the server funded")
+    assert index.rank("who pays for the server")[0].entry.id == fresh.rank("who pays for the server")[0].entry.id
+
+
+def test_words_are_stemmed_by_snowballs_c_stemmer_as_its_python_one_would() -> None:
+    """The background's word counts were made with the pure-Python stemmer: PyStemmer's stems
+    must be the same (checked on the 31,826 words of the shared corpora and benchmarks)."""
+    import Stemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    from faqbot.matching import text
+
+    assert isinstance(text._stemmer, Stemmer.Stemmer)
+    python = EnglishStemmer()
+    for word in ("threads", "federated", "defederation", "generously", "skies", "dying", "news", "hosting", "llms"):
+        assert text.stem(word) == python.stemWord(word)
+
+
 def test_chat_contractions_of_question_words_read_as_questions() -> None:
     assert looks_like_question("whats the funding bot for")
     assert looks_like_question("hows the server doing")
@@ -249,6 +280,21 @@ def test_a_text_gets_the_same_vector_whatever_is_encoded_with_it() -> None:
     beside_others = encoder._run_model(["is it raining", "who pays for the server", long_text])[1]
     alone = encoder._run_model(["who pays for the server"])[0]
     assert np.array_equal(beside_others, alone)
+    # A question is tokenised alone, knowledge in batches: both cut a long text at the same token.
+    longer = long_text + " and then some more words about the hosting"
+    assert np.array_equal(encoder._run_model(["is it raining", longer])[1], encoder._run_model([longer])[0])
+
+
+def test_an_index_built_again_for_the_same_texts_reuses_the_semantic_index(small_knowledge: Knowledge) -> None:
+    """Restoring learned phrasings or a reload that changed nothing builds the index again: the
+    semantic part (stacking and projecting every vector) is the last one's."""
+    from faqbot.matching.encoder import load_bundled
+
+    encoder = load_bundled()
+    first = MatchIndex(small_knowledge.entries, vectors=encoder)._semantic
+    assert MatchIndex(small_knowledge.entries, vectors=encoder)._semantic is first
+    changed = [replace(small_knowledge.entries[0], body="Threads is blocked now."), *small_knowledge.entries[1:]]
+    assert MatchIndex(changed, vectors=encoder)._semantic is not first
 
 
 def test_the_sentence_encoder_reuses_knowledge_vectors_but_keeps_no_question() -> None:
