@@ -43,11 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.discord.fake_discord
 
 from faqbot.bot import Bot, Handled  # noqa: E402
-from faqbot.cli import _semantic  # noqa: E402
 from faqbot.flood_control import Rate  # noqa: E402
+from faqbot.matching.matchers import MATCHERS, load_matcher  # noqa: E402
 from faqbot.platforms.discord_bot import DiscordBot, point_at_server  # noqa: E402
 from faqbot.responder import IncomingMessage, Responder, ResponderSettings  # noqa: E402
-from faqbot.settings import DiscordSettings, load_settings  # noqa: E402
+from faqbot.settings import DiscordSettings  # noqa: E402
 from faqbot.sources.loader import load_knowledge  # noqa: E402
 from faqbot.store import BackgroundRecorder, open_store  # noqa: E402
 from tests.discord.fake_discord import CHANNEL_ID, HELP_FORUM_ID, MODERATOR_ID, FakeDiscord, RecordedRequest  # noqa: E402
@@ -182,7 +182,7 @@ def _reply_to(body: Any, target: dict[str, Any]) -> bool:
 
 async def measure(knowledge_path: Path, rounds: int, matcher: str, store: bool = True) -> dict[str, list[float]]:
     knowledge = load_knowledge([knowledge_path])
-    vectors = _semantic(load_settings(environ={"FAQBOT_MATCHER": matcher}))
+    vectors = load_matcher(matcher)
     settings = ResponderSettings(cooldown_seconds=0, asks_per_member=AT_WILL, asks_per_room=AT_WILL)
     responder = Responder(knowledge, settings, vectors=vectors)
     questions = [e.questions[0] for e in knowledge.entries if e.questions]
@@ -236,7 +236,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--knowledge", type=Path, default=ROOT / "knowledge")
     parser.add_argument("--rounds", type=int, default=200)
-    parser.add_argument("--matcher", choices=("lexical", "vectors", "encoder"), default="lexical")
+    parser.add_argument("--matcher", choices=MATCHERS, default="lexical")
     parser.add_argument("--no-store", action="store_true", help="record nothing (what the store costs)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)

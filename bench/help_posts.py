@@ -1,6 +1,6 @@
 """The help-post bar: how the bot answers new help-forum posts, on the vmst.io member questions.
 
-    python bench/help_posts.py [--shared ../shared] [--with vectors,encoder] [--grid]
+    python bench/help_posts.py [--shared ../shared] [--matchers encoder,lexical] [--grid]
 
 A new post in a help forum is a question by construction, asked of whoever helps, so it
 gets its own bar (`Thresholds.help_post_bar`, by default midway between the explicit and
@@ -11,7 +11,7 @@ things the docs do not cover are IRC chat lines that read as questions
 (`looks_like_question`), as many as there are member questions in the split: any answer to
 one of them is wrong.
 
-For each configuration (lexical; with word vectors, with the encoder when installed) and
+For each matcher (the default encoder, and lexical) and
 split, three bars measured in the same run on the same rankings: the default help-post
 bar, and the explicit and passive bars used as help-post bars. Columns: the share of
 member questions answered with a right entry, answered with a wrong one, the precision of
@@ -118,13 +118,13 @@ def fit(dev: list[Post], thresholds: Thresholds, low: float, high: float) -> flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--with", dest="extras", default="vectors,encoder", help="optional configurations")
+    parser.add_argument("--matchers", default="encoder,lexical", help="matchers to measure, comma-separated")
     parser.add_argument("--grid", action="store_true", help="print every bar tried on dev")
     args = parser.parse_args()
     benchmark = vmstio(args.shared)
     member = {"dev": [q for q in benchmark.dev if q.in_scope], "test": [q for q in benchmark.test if q.in_scope]}
     chat = {"dev": irc_lines(args.shared, "dev", 3000), "test": irc_lines(args.shared, "test", 3000)}
-    for name, source in configurations([w.strip() for w in args.extras.split(",") if w.strip()]).items():
+    for name, source in configurations([w.strip() for w in args.matchers.split(",") if w.strip()]).items():
         index = MatchIndex(benchmark.entries, vectors=source)
         bars = index.thresholds
         made = {split: posts(index, member[split], chat[split]) for split in ("dev", "test")}
