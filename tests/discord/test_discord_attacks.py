@@ -4,6 +4,8 @@ mind, and threads the bot merely joins."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from faqbot.platforms.discord_bot import DiscordBot
@@ -11,13 +13,20 @@ from tests.discord.conftest import StartBot
 from tests.discord.fake_discord import (
     BILLING_TAG_ID,
     HELP_FORUM_ID,
+    HUMAN_TAG_ID,
+    SOLVED_TAG_ID,
     TOPIC_TAG_IDS,
     FakeDiscord,
 )
+from tests.discord.test_discord_bot import callback_for
 from tests.discord.test_discord_help_forums import (
     FORUM,
+    HUMAN_ID,
+    SOLVED_ID,
     TITLE,
+    after_grace,
     answer_in,
+    tags_set,
 )
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
@@ -27,6 +36,41 @@ FIVE_TAGS = (BILLING_TAG_ID, *TOPIC_TAG_IDS)
 @pytest.fixture
 async def forum_bot(start_bot: StartBot) -> DiscordBot:
     return await start_bot(**FORUM)
+
+
+async def test_a_post_with_five_tags_is_not_sent_a_sixth(
+    fake: FakeDiscord, forum_bot: DiscordBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    post = await fake.open_post(TITLE)
+    answer_id, _ = await answer_in(fake, post)
+    await fake.update_thread(post.thread_id, applied_tags=FIVE_TAGS)  # the poster tagged it to the full
+    await asyncio.sleep(0.1)
+    pressed = await fake.press(answer_id, HUMAN_ID)
+    await fake.wait_for_requests("POST", rf"/channels/{post.thread_id}/messages", 2)  # the notice still goes
+    await after_grace(fake, post)
+    assert "marked your post for a human" in (await callback_for(fake, pressed))["data"]["content"]
+    assert not fake.requests_to("PATCH", rf"/channels/{post.thread_id}")  # Discord would refuse six (400)
+    assert "already carries 5 tags" in caplog.text
+
+
+async def test_at_five_tags_solved_still_replaces_needs_human(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
+    post = await fake.open_post(TITLE)
+    answer_id, _ = await answer_in(fake, post)
+    await fake.update_thread(post.thread_id, applied_tags=(*FIVE_TAGS[:4], HUMAN_TAG_ID))
+    await asyncio.sleep(0.1)
+    await fake.press(answer_id, SOLVED_ID)
+    await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
+    assert tags_set(fake, post) == [[*map(str, FIVE_TAGS[:4]), str(SOLVED_TAG_ID)]]
+
+
+async def test_a_human_asked_for_after_solved_takes_solved_off(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
+    post = await fake.open_post(TITLE)
+    answer_id, _ = await answer_in(fake, post)
+    await fake.press(answer_id, SOLVED_ID)
+    await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
+    await fake.press(answer_id, HUMAN_ID)
+    await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}", 2)
+    assert tags_set(fake, post)[-1] == [str(HUMAN_TAG_ID)]  # not "Solved" and "Needs human" at once
 
 
 async def test_a_thread_the_bot_only_joins_is_not_answered(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
