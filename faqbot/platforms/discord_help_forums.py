@@ -255,7 +255,12 @@ class HelpForums:
             if not outcome.accepted:
                 await client.notify(interaction, DiscordNotice.NOT_THE_POSTER)
                 return
-            await client.notify(interaction, DiscordNotice.SOLVED if solved else DiscordNotice.HUMAN)
+            try:
+                await client.notify(interaction, DiscordNotice.SOLVED if solved else DiscordNotice.HUMAN)
+            except discord.HTTPException as error:  # e.g. past Discord's 3 s: the outcome still stands
+                log.warning(
+                    "Could not acknowledge a press in help post %s (status %s)", message.channel.id, error.status
+                )
             thread = interaction.channel
             if not isinstance(thread, discord.Thread):
                 return

@@ -15,6 +15,7 @@ from tests.discord.fake_discord import (
     HELP_FORUM_ID,
     HUMAN_TAG_ID,
     SOLVED_TAG_ID,
+    SUPPORT_ROLE_ID,
     TOPIC_TAG_IDS,
     FakeDiscord,
 )
@@ -26,6 +27,7 @@ from tests.discord.test_discord_help_forums import (
     TITLE,
     after_grace,
     answer_in,
+    in_post,
     tags_set,
 )
 
@@ -61,6 +63,31 @@ async def test_at_five_tags_solved_still_replaces_needs_human(fake: FakeDiscord,
     await fake.press(answer_id, SOLVED_ID)
     await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
     assert tags_set(fake, post) == [[*map(str, FIVE_TAGS[:4]), str(SOLVED_TAG_ID)]]
+
+
+async def test_a_press_acknowledged_too_late_still_tags_and_hands_off(
+    fake: FakeDiscord, forum_bot: DiscordBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    post = await fake.open_post(TITLE)
+    answer_id, _ = await answer_in(fake, post)
+    fake.interaction_response_seconds = 0.1
+    fake.delay("POST", CALLBACK, 0.3)  # the acknowledgement arrives after Discord's window: 404 Unknown interaction
+    await fake.press(answer_id, HUMAN_ID)
+    await fake.wait_for_requests("POST", CALLBACK, status=404)
+    await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
+    await fake.wait_for_requests("POST", rf"/channels/{post.thread_id}/messages", 2)
+    assert tags_set(fake, post) == [[str(HUMAN_TAG_ID)]]
+    assert in_post(fake, post)[1].json["content"].startswith(f"<@&{SUPPORT_ROLE_ID}>")
+    assert "Could not acknowledge" in caplog.text
+
+
+async def test_a_press_whose_acknowledgement_is_refused_still_tags(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
+    post = await fake.open_post(TITLE)
+    answer_id, _ = await answer_in(fake, post)
+    fake.refuse("POST", CALLBACK, status=404)  # e.g. the interaction expired while the store was read
+    await fake.press(answer_id, SOLVED_ID)
+    await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
+    assert tags_set(fake, post) == [[str(SOLVED_TAG_ID)]]
 
 
 async def test_a_human_asked_for_after_solved_takes_solved_off(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
