@@ -335,6 +335,9 @@ class FakeDiscord:
         # that leaves any here, so a test expecting a refusal takes it out.
         self.refusals: list[tuple[str, dict[str, Any]]] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
+        # (path, mention) of every mention a message the bot posted or edited would notify: the
+        # fixture allows only the helpers' role, once per post (the hand-off notice).
+        self.pings: list[tuple[str, str]] = []
         self.messages: dict[str, dict[str, Any]] = {}  # as written: what the bot gets is `delivered(...)`
         self.threads: dict[str, dict[str, Any]] = {}  # threads and forum posts, by id, as Discord holds them
         self.interactions: dict[str, dict[str, Any]] = {}  # injected interactions, by id
@@ -868,8 +871,21 @@ class FakeDiscord:
             self.requests.append(RecordedRequest(request.method, path, body, CLIENT_GONE))
             raise
         self.requests.append(RecordedRequest(request.method, path, body, response.status))
+        if response.status == 200:
+            self._note_pings(request.method, path, body)
         await self._notify()
         return response
+
+    def _note_pings(self, method: str, path: str, body: Any) -> None:
+        """Remember who a posted or edited message notified (see `pings`)."""
+        if method == "POST" and re.fullmatch(r"/interactions/\d+/[^/]+/callback", path):
+            body = (body or {}).get("data") if (body or {}).get("type") in (4, 7) else None
+        elif not (
+            (method == "POST" and re.fullmatch(r"/channels/\d+/messages", path))
+            or (method == "PATCH" and path.startswith("/webhooks/"))
+        ):
+            return
+        self.pings.extend((path, mention) for mention in pings_in(body))
 
     async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
         if (
@@ -1037,6 +1053,33 @@ class FakeDiscord:
             thread["applied_tags"] = [str(t) for t in tags]
         await self.dispatch("THREAD_UPDATE", dict(thread))
         return _json(dict(thread))
+
+
+_MENTION = re.compile(r"@(everyone|here)|<@!?(\d+)>|<@&(\d+)>")
+
+
+def pings_in(body: Any) -> list[str]:
+    """The mentions in a message body that would notify someone, as Discord reads
+    `allowed_mentions` (absent: every mention in the content pings, and a reply pings its author)."""
+    if not isinstance(body, dict):
+        return []
+    allowed = body.get("allowed_mentions")
+    parse = set(allowed.get("parse") or []) if isinstance(allowed, dict) else {"everyone", "users", "roles"}
+    users = {str(u) for u in (allowed.get("users") or [])} if isinstance(allowed, dict) else set()
+    roles = {str(r) for r in (allowed.get("roles") or [])} if isinstance(allowed, dict) else set()
+    pinged = []
+    for match in _MENTION.finditer(body.get("content") or ""):
+        crowd, user, role = match.groups()
+        if (
+            (crowd and "everyone" in parse)
+            or (user and ("users" in parse or user in users))
+            or (role and ("roles" in parse or role in roles))
+        ):
+            pinged.append(match.group(0))
+    replied_user = allowed.get("replied_user", False) if isinstance(allowed, dict) else True
+    if body.get("message_reference") and replied_user:
+        pinged.append("the replied-to author")
+    return pinged
 
 
 def _bot_message(channel_id: str, body: dict[str, Any], message_type: int) -> dict[str, Any]:

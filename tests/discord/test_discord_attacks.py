@@ -14,12 +14,14 @@ from tests.discord.fake_discord import (
     BILLING_TAG_ID,
     HELP_FORUM_ID,
     HUMAN_TAG_ID,
+    MODERATOR_ID,
+    OTHER_MEMBER_ID,
     SOLVED_TAG_ID,
     SUPPORT_ROLE_ID,
     TOPIC_TAG_IDS,
     FakeDiscord,
 )
-from tests.discord.test_discord_bot import callback_for
+from tests.discord.test_discord_bot import NO_PINGS, callback_for, reply_to
 from tests.discord.test_discord_help_forums import (
     FORUM,
     HUMAN_ID,
@@ -108,3 +110,15 @@ async def test_a_thread_the_bot_only_joins_is_not_answered(fake: FakeDiscord, fo
     await answer_in(fake, fresh)  # a post opened after it is answered, so the joined one had its chance
     assert not fake.requests_to("POST", rf"/channels/{joined}/messages")
     assert not forum_bot.help_forums._waiting
+
+
+async def test_a_members_mentions_quoted_back_by_gaps_ping_nobody(fake: FakeDiscord, start_bot: StartBot) -> None:
+    """`!faq gaps` quotes members' questions: their @everyone and mentions come back inert (the
+    fixture fails the test on any ping the bot's message would make)."""
+    await start_bot()
+    hostile = f"@everyone @here <@&{SUPPORT_ROLE_ID}> <@{OTHER_MEMBER_ID}> how tall is the eiffel tower"
+    await reply_to(fake, await fake.member_says(f"!faq {hostile}"))
+    gaps = (await reply_to(fake, await fake.member_says("!faq gaps", author_id=MODERATOR_ID))).json
+    assert "eiffel tower" in gaps["content"]
+    assert gaps["allowed_mentions"] == NO_PINGS
+    assert f"<@&{SUPPORT_ROLE_ID}>" not in gaps["content"] and f"<@{OTHER_MEMBER_ID}>" not in gaps["content"]
