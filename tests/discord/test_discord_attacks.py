@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import discord
 import pytest
 
 from faqbot.platforms.discord_bot import DiscordBot
@@ -32,6 +33,7 @@ from tests.discord.test_discord_help_forums import (
     in_post,
     tags_set,
 )
+from tests.discord.test_discord_moderation import store_of
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 FIVE_TAGS = (BILLING_TAG_ID, *TOPIC_TAG_IDS)
@@ -42,13 +44,23 @@ async def forum_bot(start_bot: StartBot) -> DiscordBot:
     return await start_bot(**FORUM)
 
 
+async def retagged(fake: FakeDiscord, bot: DiscordBot, thread_id: int, tags: tuple[int, ...]) -> None:
+    """THREAD_UPDATE with the post's new tags, once the bot has taken it in."""
+    await fake.update_thread(thread_id, applied_tags=tags)
+    for _ in range(200):
+        thread = bot.get_channel(thread_id)
+        if isinstance(thread, discord.Thread) and [tag.id for tag in thread.applied_tags] == list(tags):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot never saw the post retagged")
+
+
 async def test_a_post_with_five_tags_is_not_sent_a_sixth(
     fake: FakeDiscord, forum_bot: DiscordBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     post = await fake.open_post(TITLE)
     answer_id, _ = await answer_in(fake, post)
-    await fake.update_thread(post.thread_id, applied_tags=FIVE_TAGS)  # the poster tagged it to the full
-    await asyncio.sleep(0.1)
+    await retagged(fake, forum_bot, post.thread_id, FIVE_TAGS)  # the poster tagged it to the full
     pressed = await fake.press(answer_id, HUMAN_ID)
     await fake.wait_for_requests("POST", rf"/channels/{post.thread_id}/messages", 2)  # the notice still goes
     await after_grace(fake, post)
@@ -60,8 +72,7 @@ async def test_a_post_with_five_tags_is_not_sent_a_sixth(
 async def test_at_five_tags_solved_still_replaces_needs_human(fake: FakeDiscord, forum_bot: DiscordBot) -> None:
     post = await fake.open_post(TITLE)
     answer_id, _ = await answer_in(fake, post)
-    await fake.update_thread(post.thread_id, applied_tags=(*FIVE_TAGS[:4], HUMAN_TAG_ID))
-    await asyncio.sleep(0.1)
+    await retagged(fake, forum_bot, post.thread_id, (*FIVE_TAGS[:4], HUMAN_TAG_ID))
     await fake.press(answer_id, SOLVED_ID)
     await fake.wait_for_requests("PATCH", rf"/channels/{post.thread_id}")
     assert tags_set(fake, post) == [[*map(str, FIVE_TAGS[:4]), str(SOLVED_TAG_ID)]]
@@ -115,9 +126,10 @@ async def test_a_thread_the_bot_only_joins_is_not_answered(fake: FakeDiscord, fo
 async def test_a_members_mentions_quoted_back_by_gaps_ping_nobody(fake: FakeDiscord, start_bot: StartBot) -> None:
     """`!faq gaps` quotes members' questions: their @everyone and mentions come back inert (the
     fixture fails the test on any ping the bot's message would make)."""
-    await start_bot()
+    bot = await start_bot()
     hostile = f"@everyone @here <@&{SUPPORT_ROLE_ID}> <@{OTHER_MEMBER_ID}> how tall is the eiffel tower"
     await reply_to(fake, await fake.member_says(f"!faq {hostile}"))
+    assert (await store_of(bot)).gap_records()  # written before gaps reads it
     gaps = (await reply_to(fake, await fake.member_says("!faq gaps", author_id=MODERATOR_ID))).json
     assert "eiffel tower" in gaps["content"]
     assert gaps["allowed_mentions"] == NO_PINGS
