@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_WAITING_POSTS = 500  # posts waiting out their grace period at once
+POST_TAG_LIMIT = 5  # Discord: a forum post carries at most five tags (it refuses a sixth with 400)
 SOLVED, HUMAN = "solved", "human"
 _BUTTON_ID = "faqbot:help:{}"
 
@@ -254,20 +255,27 @@ class HelpForums:
             if not outcome.accepted:
                 await client.notify(interaction, DiscordNotice.NOT_THE_POSTER)
                 return
-            await client.notify(interaction, DiscordNotice.SOLVED if solved else DiscordNotice.HUMAN)
+            try:
+                await client.notify(interaction, DiscordNotice.SOLVED if solved else DiscordNotice.HUMAN)
+            except discord.HTTPException as error:  # e.g. past Discord's 3 s: the outcome still stands
+                log.warning(
+                    "Could not acknowledge a press in help post %s (status %s)", message.channel.id, error.status
+                )
             thread = interaction.channel
             if not isinstance(thread, discord.Thread):
                 return
+            # Each outcome replaces the other: a post is not "Solved" and "Needs human" at once.
             if solved:
                 await self._retag(thread, add=self.config.solved_tag, remove=self.config.human_tag)
             else:
-                await self._retag(thread, add=self.config.human_tag, remove=None)
+                await self._retag(thread, add=self.config.human_tag, remove=self.config.solved_tag)
                 if outcome.notify:
                     await self._ask_for_a_human(thread)
 
     async def _retag(self, thread: discord.Thread, add: str | None, remove: str | None) -> None:
         """Apply the forum's tag named `add` (and take off the one named `remove`), as far as the
-        forum has them; a refusal (no Manage Threads, five tags already) is logged."""
+        forum has them and the post has room (Discord's five tags); a refusal (no Manage Threads,
+        the post deleted) is logged."""
         forum = thread.parent
         if add is None or not isinstance(forum, discord.ForumChannel):
             return
@@ -282,12 +290,14 @@ class HelpForums:
             tags.append(wanted)
         if [tag.id for tag in tags] == [tag.id for tag in thread.applied_tags]:
             return
+        if len(tags) > POST_TAG_LIMIT:
+            log.warning("Help post %s already carries %d tags: %r not applied", thread.id, POST_TAG_LIMIT, add)
+            return
         try:
             await thread.edit(applied_tags=tags)
         except discord.HTTPException as error:
-            log.warning(
-                "Could not tag help post %s %r (status %s): the bot needs Manage Threads", thread.id, add, error.status
-            )
+            hint = ": the bot needs Manage Threads" if error.status == 403 else ""
+            log.warning("Could not tag help post %s %r (status %s)%s", thread.id, add, error.status, hint)
 
     async def _ask_for_a_human(self, thread: discord.Thread) -> None:
         """One notice in the post, mentioning `discord.human_role` and nobody else."""

@@ -21,7 +21,7 @@ from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
 from faqbot.state_folder import StateFolder
 from faqbot.store import BackgroundRecorder
-from tests.discord.fake_discord import FakeDiscord
+from tests.discord.fake_discord import SUPPORT_ROLE_ID, FakeDiscord
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.fake-secret.do-not-log-me"
 LIST_PAGE_SIZE = 5
@@ -98,6 +98,10 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.stop()
     discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
     assert not server.refusals, f"Discord would have refused what the bot sent: {server.refusals}"
+    handoffs = [path for path, mention in server.pings if mention == f"<@&{SUPPORT_ROLE_ID}>"]
+    others = [ping for ping in server.pings if ping[1] != f"<@&{SUPPORT_ROLE_ID}>"]
+    assert not others, f"the bot pinged: {others}"
+    assert len(handoffs) == len(set(handoffs)), f"the helpers were pinged twice in a post: {handoffs}"
 
 
 GRACE_SECONDS = "0.3"  # a help post's grace period in these tests (60 s by default)

@@ -20,7 +20,8 @@ without it, a support role to notify), messages, reactions (MESSAGE_REACTION_ADD
 `/channels/{thread}` for `applied_tags`, refused for tags the forum does not have),
 application commands (chat input and message context menus), interactions (slash
 commands, autocomplete, message commands with their target in `resolved`, button and
-select presses carrying their message) and the callbacks and edits that answer them.
+select presses carrying their message) and the callbacks and edits that answer them; a
+first response later than Discord's 3 s is answered 404 "Unknown interaction" (10062).
 Without the message content intent, guild messages that do not mention the bot arrive
 with their content, embeds, attachments and components empty, also as a reply's
 `referenced_message`; a message command's target keeps its content, as on Discord.
@@ -62,6 +63,8 @@ SUPPORT_ROLE_ID = 400000000000000003  # the role told when a member asks for a h
 SOLVED_TAG_ID = 410000000000000001
 HUMAN_TAG_ID = 410000000000000002
 BILLING_TAG_ID = 410000000000000003
+# More topic tags, so that a post can carry Discord's five and the forum still has one more.
+TOPIC_TAG_IDS = (410000000000000004, 410000000000000005, 410000000000000006, 410000000000000007)
 OWNER_ID = 500000000000000001
 MEMBER_ID = 500000000000000002
 OTHER_MEMBER_ID = 500000000000000003
@@ -177,12 +180,19 @@ GUILD_CHANNELS: dict[int, tuple[tuple[int, str], ...]] = {
     SECOND_GUILD_ID: ((SECOND_GUILD_CHANNEL_ID, "questions"),),
 }
 # The forum channels of each guild: their names and available tags (id, name).
-FORUM_TAGS = ((SOLVED_TAG_ID, "Solved"), (HUMAN_TAG_ID, "Needs human"), (BILLING_TAG_ID, "Billing"))
+FORUM_TAGS = (
+    (SOLVED_TAG_ID, "Solved"),
+    (HUMAN_TAG_ID, "Needs human"),
+    (BILLING_TAG_ID, "Billing"),
+    *zip(TOPIC_TAG_IDS, ("Account", "Email", "Mobile", "Web"), strict=True),
+)
 GUILD_FORUMS: dict[int, tuple[tuple[int, str, tuple[tuple[int, str], ...]], ...]] = {
     GUILD_ID: ((HELP_FORUM_ID, "help-forum", FORUM_TAGS), (OTHER_FORUM_ID, "showcase", ())),
     SECOND_GUILD_ID: (),
 }
 MAX_APPLIED_TAGS = 5  # Discord: a post carries at most five tags
+# Discord: an interaction's first response must come within 3 s; later, its token is unknown (10062).
+INTERACTION_RESPONSE_SECONDS = 3.0
 
 
 def _forum_channel(
@@ -325,9 +335,14 @@ class FakeDiscord:
         # that leaves any here, so a test expecting a refusal takes it out.
         self.refusals: list[tuple[str, dict[str, Any]]] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
+        # (path, mention) of every mention a message the bot posted or edited would notify: the
+        # fixture allows only the helpers' role, once per post (the hand-off notice).
+        self.pings: list[tuple[str, str]] = []
         self.messages: dict[str, dict[str, Any]] = {}  # as written: what the bot gets is `delivered(...)`
         self.threads: dict[str, dict[str, Any]] = {}  # threads and forum posts, by id, as Discord holds them
         self.interactions: dict[str, dict[str, Any]] = {}  # injected interactions, by id
+        self._interaction_sent_at: dict[str, float] = {}  # interaction id -> when it was dispatched
+        self.interaction_response_seconds = INTERACTION_RESPONSE_SECONDS  # a test may shorten the window
         self.responses: dict[str, str] = {}  # interaction token -> the id of the message that answers it
         self.bot_manages_threads = True  # False: the bot lacks Manage Threads, so tagging posts is refused
         self.commands: list[dict[str, Any]] = []
@@ -564,9 +579,11 @@ class FakeDiscord:
         *,
         owner_id: int = MEMBER_ID,
         applied_tags: tuple[int, ...] = (),
+        newly_created: bool = True,
     ) -> int:
         """THREAD_CREATE (`newly_created`): a public thread in a text channel, or a post in a forum
-        (then with its `applied_tags`); returns its id."""
+        (then with its `applied_tags`); returns its id. Without `newly_created` it is an old thread
+        the bot was added to, as Discord announces those."""
         thread_id = int(snowflake())
         guild_id = self._channel_guild.get(parent_id, GUILD_ID)
         self._channel_guild[thread_id] = guild_id
@@ -592,7 +609,7 @@ class FakeDiscord:
         if parent_id in self._forum_tags:
             thread["applied_tags"] = [str(tag) for tag in applied_tags]
         self.threads[str(thread_id)] = thread
-        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True} if newly_created else thread)
         return thread_id
 
     async def open_post(
@@ -690,6 +707,7 @@ class FakeDiscord:
         if message is not None:
             payload["message"] = message
         self.interactions[payload["id"]] = payload
+        self._interaction_sent_at[payload["id"]] = time.monotonic()
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -853,8 +871,21 @@ class FakeDiscord:
             self.requests.append(RecordedRequest(request.method, path, body, CLIENT_GONE))
             raise
         self.requests.append(RecordedRequest(request.method, path, body, response.status))
+        if response.status == 200:
+            self._note_pings(request.method, path, body)
         await self._notify()
         return response
+
+    def _note_pings(self, method: str, path: str, body: Any) -> None:
+        """Remember who a posted or edited message notified (see `pings`)."""
+        if method == "POST" and re.fullmatch(r"/interactions/\d+/[^/]+/callback", path):
+            body = (body or {}).get("data") if (body or {}).get("type") in (4, 7) else None
+        elif not (
+            (method == "POST" and re.fullmatch(r"/channels/\d+/messages", path))
+            or (method == "PATCH" and path.startswith("/webhooks/"))
+        ):
+            return
+        self.pings.extend((path, mention) for mention in pings_in(body))
 
     async def _answer(self, request: web.Request, path: str, body: Any) -> web.Response:
         if (
@@ -908,6 +939,8 @@ class FakeDiscord:
         if re.fullmatch(r"/channels/\d+/messages/\d+/reactions/[^/]+/@me", path) and method == "PUT":
             return web.Response(status=204)
         if (match := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)) and method == "POST":
+            if self._too_late(match.group(1)):
+                return _json({"message": "Unknown interaction", "code": 10062}, status=404)
             if refused := self._refuse_invalid(path, callback_refusal(body)):
                 return refused
             return _json(self._interaction_callback(match.group(1), match.group(2), body))
@@ -916,6 +949,11 @@ class FakeDiscord:
                 return refused
             return self._edit_response(match.group(1), body or {})
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _too_late(self, interaction_id: str) -> bool:
+        """A first response past Discord's window: the interaction is gone (the member saw it fail)."""
+        sent_at = self._interaction_sent_at.get(interaction_id)
+        return sent_at is not None and time.monotonic() - sent_at > self.interaction_response_seconds
 
     def _refuse_invalid(self, path: str, refusal: dict[str, Any] | None) -> web.Response | None:
         """Discord's 400 for a message it would not post, remembered for the test to check."""
@@ -1015,6 +1053,33 @@ class FakeDiscord:
             thread["applied_tags"] = [str(t) for t in tags]
         await self.dispatch("THREAD_UPDATE", dict(thread))
         return _json(dict(thread))
+
+
+_MENTION = re.compile(r"@(everyone|here)|<@!?(\d+)>|<@&(\d+)>")
+
+
+def pings_in(body: Any) -> list[str]:
+    """The mentions in a message body that would notify someone, as Discord reads
+    `allowed_mentions` (absent: every mention in the content pings, and a reply pings its author)."""
+    if not isinstance(body, dict):
+        return []
+    allowed = body.get("allowed_mentions")
+    parse = set(allowed.get("parse") or []) if isinstance(allowed, dict) else {"everyone", "users", "roles"}
+    users = {str(u) for u in (allowed.get("users") or [])} if isinstance(allowed, dict) else set()
+    roles = {str(r) for r in (allowed.get("roles") or [])} if isinstance(allowed, dict) else set()
+    pinged = []
+    for match in _MENTION.finditer(body.get("content") or ""):
+        crowd, user, role = match.groups()
+        if (
+            (crowd and "everyone" in parse)
+            or (user and ("users" in parse or user in users))
+            or (role and ("roles" in parse or role in roles))
+        ):
+            pinged.append(match.group(0))
+    replied_user = allowed.get("replied_user", False) if isinstance(allowed, dict) else True
+    if body.get("message_reference") and replied_user:
+        pinged.append("the replied-to author")
+    return pinged
 
 
 def _bot_message(channel_id: str, body: dict[str, Any], message_type: int) -> dict[str, Any]:

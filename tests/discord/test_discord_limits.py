@@ -312,3 +312,26 @@ HOSTILE_REPLIES = {
 def test_every_reply_fits(case: str, slash: bool) -> None:
     rendered = render_discord(HOSTILE_REPLIES[case], slash=slash)
     assert discord_limits.message_refusal({"content": rendered.content, "embeds": rendered.embeds}) is None
+
+
+async def test_the_fake_notes_who_a_message_would_notify(fake: FakeDiscord, bot: DiscordBot) -> None:
+    """The fixture fails a test whose bot pinged anyone but the helpers' role: this is what it sees."""
+    text = "@everyone <@500000000000000002> <@&400000000000000003>"
+    reply = {"message_reference": {"message_id": "1"}}
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        for sent in (
+            {"content": text, **reply},  # no allowed_mentions: Discord pings all of it, and the replied-to author
+            {"content": text, "allowed_mentions": {"parse": []}, **reply},
+            {"content": text, "allowed_mentions": {"parse": [], "roles": ["400000000000000003"]}},
+        ):
+            async with session.post(f"{fake.api_base}/channels/{CHANNEL_ID}/messages", json=sent, headers=headers):
+                pass
+    assert [mention for _, mention in fake.pings] == [
+        "@everyone",
+        "<@500000000000000002>",
+        "<@&400000000000000003>",
+        "the replied-to author",
+        "<@&400000000000000003>",
+    ]
+    fake.pings.clear()
