@@ -43,7 +43,7 @@ from discord import app_commands
 
 from faqbot.answering import Overloaded
 from faqbot.backoff import Deadline, GaveUp, retry_until
-from faqbot.bot import Bot
+from faqbot.bot import Bot, Handled
 from faqbot.bounded import BoundedDict
 from faqbot.health import Health, Heartbeat
 from faqbot.matching.decision import Why
@@ -78,6 +78,9 @@ _OPENING_NAME = re.compile(r"\A[^:,]*[:,]")  # what `addressee` read as a name, 
 ATTEMPT_SECONDS = 10.0
 # Discord allows one IDENTIFY per 5 s (per max_concurrency bucket); discord.py's own spacing.
 IDENTIFY_SPACING_SECONDS = 5.0
+# Discord drops an interaction not answered within 3 s: a `/faq` whose answer is not ready by then
+# is deferred ("faqbot is thinking...") and the answer edited in when it is.
+SLASH_DEFER_SECONDS = 2.0
 # At shutdown, replies being sent get this long to finish: well within the lifecycle's grace.
 DRAIN_SECONDS = SHUTDOWN_GRACE_SECONDS / 2
 STORE_POLL_SECONDS = 0.05  # how often start-up looks whether the store is open, to restore what it keeps
@@ -215,6 +218,7 @@ class DiscordBot(discord.AutoShardedClient):
         help_grace_seconds: float = 60.0,
         remembered_speakers: int = REMEMBERED_SPEAKERS,
         identify_spacing: float = IDENTIFY_SPACING_SECONDS,
+        slash_defer_seconds: float = SLASH_DEFER_SECONDS,
         content_refused: bool = False,
         **client_options: Any,
     ) -> None:
@@ -222,6 +226,7 @@ class DiscordBot(discord.AutoShardedClient):
             help_grace_seconds=help_grace_seconds,
             remembered_speakers=remembered_speakers,
             identify_spacing=identify_spacing,
+            slash_defer_seconds=slash_defer_seconds,
             **client_options,
         )
         intents = discord.Intents.default()  # guilds, messages, reactions, DMs; nothing privileged
@@ -246,6 +251,7 @@ class DiscordBot(discord.AutoShardedClient):
         self.speakers = RecentSpeakers(remembered_speakers)
         self.stopping = False  # set at shutdown: new events are left alone
         self.identify_spacing = identify_spacing
+        self.slash_defer_seconds = slash_defer_seconds
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._restoring: asyncio.Task[None] | None = None
         self.restored = asyncio.Event()  # set once what the store keeps is back (or could not be)
@@ -632,16 +638,25 @@ class DiscordBot(discord.AutoShardedClient):
             prefix = self.core.responder.settings.command_prefix
             asked = self.interaction_message(interaction, f"{prefix} {question}")
             try:
-                handled = await self.core.ahandle(asked)
+                handled = await self._answer_in_time(interaction, asked)
             except Overloaded:
                 await self.notify(interaction, DiscordNotice.BUSY)
                 return
             if handled.reply is None:  # an interaction needs an answer: say why, to the asker only
                 await self._send_silence(interaction, handled.verdict.why)
                 return
-            response = await self._send_interaction_reply(interaction, handled.reply)
-            message_id = response.message_id if response is not None else None
+            message_id = await self._send_interaction_reply(interaction, handled.reply)
             self.core.sent(asked, handled, str(message_id) if message_id is not None else None)
+
+    async def _answer_in_time(self, interaction: discord.Interaction, asked: IncomingMessage) -> Handled:
+        """The core's answer to `asked`; the interaction is deferred when the answer is not ready
+        within `slash_defer_seconds` (the answering thread is busy), so Discord keeps it open."""
+        answering = asyncio.ensure_future(self.core.ahandle(asked))
+        done, _ = await asyncio.wait([answering], timeout=self.slash_defer_seconds)
+        if not done:
+            with contextlib.suppress(discord.HTTPException):  # too late already: the answer is lost anyway
+                await interaction.response.defer(thinking=True)
+        return await answering
 
     async def _send_silence(self, interaction: discord.Interaction, why: Why) -> None:
         if why is Why.NOT_THE_POSTER:
@@ -673,14 +688,20 @@ class DiscordBot(discord.AutoShardedClient):
 
     async def _send_interaction_reply(
         self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool = False
-    ) -> discord.InteractionCallbackResponse[Any] | None:
+    ) -> int | None:
+        """Answer the interaction with `reply` (into its deferred response, if it was deferred);
+        the id of the message that shows it, when Discord says."""
         rendered = render_discord(reply, slash=True)
-        return await interaction.response.send_message(
-            content=rendered.content or None,
-            embeds=_embeds(rendered.embeds),
-            allowed_mentions=_NO_PINGS,
-            ephemeral=ephemeral,
+        content, embeds = rendered.content or None, _embeds(rendered.embeds)
+        if interaction.response.is_done():  # deferred: the answer replaces "thinking..."
+            message = await interaction.edit_original_response(
+                content=content, embeds=embeds, allowed_mentions=_NO_PINGS
+            )
+            return message.id
+        response = await interaction.response.send_message(
+            content=content, embeds=embeds, allowed_mentions=_NO_PINGS, ephemeral=ephemeral
         )
+        return response.message_id
 
     async def notify(self, interaction: discord.Interaction, notice: DiscordNotice) -> None:
         """A short answer to an interaction that only its member sees."""

@@ -225,6 +225,18 @@ async def test_slash_command_answers_the_chosen_entry(fake: FakeDiscord, bot: Di
     assert typed_callback["data"]["embeds"][0]["title"] == "How do I reset my password?"
 
 
+async def test_a_slash_answer_not_ready_in_time_is_deferred_then_edited_in(fake: FakeDiscord, bot: DiscordBot) -> None:
+    """Discord drops an interaction not answered within 3 s: when the answering thread is slower
+    than `slash_defer_seconds` (here: always), the bot defers and edits the answer in."""
+    bot.slash_defer_seconds = 0.0
+    asked = await fake.slash("faq", [{"name": "question", "type": 3, "value": "i forgot my password"}])
+    assert (await callback_for(fake, asked))["type"] == 5  # "faqbot is thinking..."
+    (edit,) = await fake.wait_for_requests("PATCH", rf"/webhooks/\d+/{asked['token']}/messages/@original")
+    assert edit.status == 200
+    assert edit.json["embeds"][0]["title"] == "How do I reset my password?"
+    assert edit.json["allowed_mentions"] == {"parse": []}
+
+
 async def test_slash_list_pages(fake: FakeDiscord, bot: DiscordBot) -> None:
     interaction = await fake.slash("faq-list", [{"name": "page", "type": 4, "value": 2}])
     callback = await callback_for(fake, interaction)
