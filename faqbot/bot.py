@@ -215,6 +215,10 @@ class Bot:
         if solved or post_id in self._handed_off:
             return HelpOutcome(accepted=True, solved=solved)
         self._handed_off[post_id] = True
+        if known is None and self._handed_off_before(reply_id):  # before a restart
+            return HelpOutcome(accepted=True, solved=False)
+        if self.recorder is not None:
+            self.recorder.mark_handed_off(self.platform, reply_id)
         admitted = self._handoffs.admit(self.platform, "handoff", time.monotonic()) is Admission.ALLOWED
         if not admitted:
             log.warning("not notifying helpers about %s: more than %d hand-offs this hour", post_id, HANDOFFS.count)
@@ -231,6 +235,18 @@ class Bot:
         """One of the bot's replies was removed (by its asker or a moderator)."""
         if self.recorder is not None:
             self.recorder.mark_removed(self.platform, reply_id)
+
+    def _handed_off_before(self, reply_id: str) -> bool:
+        """Whether the store says helpers were already told about the post `reply_id` answered.
+        Unknown when the store is unavailable: then False (telling them twice beats never)."""
+        if self.recorder is None:
+            return False
+        try:
+            record = self.recorder.store.find_reply(self.platform, reply_id)
+        except StoreError as error:
+            log.warning("cannot tell whether %s was handed off: %s", reply_id, error)
+            return False
+        return record is not None and record.handed_off
 
     def is_asker(self, reply_id: str, user_id: str) -> bool:
         """Whether `user_id` asked the question `reply_id` answered (a store read: call it from

@@ -55,6 +55,11 @@ class Store(Protocol):
         """The reply `reply_id` was removed (by its asker or a moderator)."""
         ...
 
+    def mark_handed_off(self, platform: str, reply_id: str, at: float | None = None) -> bool:
+        """The poster of the help post `reply_id` answered asked for a human (`find_reply` says so
+        after a restart, so helpers are told once per post)."""
+        ...
+
     def learn_phrasing(
         self,
         text: str,

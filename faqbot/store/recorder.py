@@ -178,6 +178,11 @@ class BackgroundRecorder:
         at = self._clock()
         return self._enqueue(_Write("a removal", lambda store: store.mark_removed(platform, reply_id, at)))
 
+    def mark_handed_off(self, platform: str, reply_id: str) -> bool:
+        """Queue the hand-off of a help post to humans (after the answer's own record, so it applies)."""
+        at = self._clock()
+        return self._enqueue(_Write("a hand-off", lambda store: store.mark_handed_off(platform, reply_id, at)))
+
     def learn(
         self,
         text: str,

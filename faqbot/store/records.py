@@ -155,6 +155,7 @@ class AnswerRecord:
     passive: bool
     removed: bool
     asker: str | None = field(repr=False)  # the stored identity key, see `Identity`
+    handed_off: bool = False  # a help post's answer whose poster asked for a human (helpers were told)
 
 
 @dataclass(frozen=True)

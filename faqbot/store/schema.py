@@ -120,8 +120,14 @@ def _version_2(run: Run, dialect: Dialect) -> None:
     run("CREATE UNIQUE INDEX faqbot_learned_key ON faqbot_learned (phrasing_key)")
 
 
+def _version_3(run: Run, dialect: Dialect) -> None:
+    """When a help post's answer asked for a human: helpers are told once per post, restarts too."""
+    run("ALTER TABLE faqbot_interactions ADD COLUMN handed_off_at DOUBLE PRECISION")
+
+
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "interactions, removals and learned phrasings", _version_1),
     Migration(2, "ratings, per-room passive settings, one learned phrasing per wording", _version_2),
+    Migration(3, "hand-offs of help posts to humans", _version_3),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version

@@ -249,7 +249,7 @@ class SqlStore:
 
     def _reply_row(self, run: Run, platform: str, reply_id: str) -> Any:
         return run(
-            "SELECT id, platform, conversation_id, question_id, entry_id, passive, removed_at, asker"
+            "SELECT id, platform, conversation_id, question_id, entry_id, passive, removed_at, asker, handed_off_at"
             " FROM faqbot_interactions WHERE platform = ? AND reply_id = ? ORDER BY id DESC LIMIT 1",
             (clean_id(platform), clean_id(reply_id)),
         ).fetchone()
@@ -276,6 +276,16 @@ class SqlStore:
         with self._transaction(write=True) as run:
             cursor = run(
                 "UPDATE faqbot_interactions SET removed_at = COALESCE(removed_at, ?)"
+                " WHERE platform = ? AND reply_id = ?",
+                (at, clean_id(platform), clean_id(reply_id)),
+            )
+            return cursor.rowcount > 0
+
+    def mark_handed_off(self, platform: str, reply_id: str, at: float | None = None) -> bool:
+        at = self._clock() if at is None else at
+        with self._transaction(write=True) as run:
+            cursor = run(
+                "UPDATE faqbot_interactions SET handed_off_at = COALESCE(handed_off_at, ?)"
                 " WHERE platform = ? AND reply_id = ?",
                 (at, clean_id(platform), clean_id(reply_id)),
             )
@@ -363,6 +373,7 @@ class SqlStore:
             passive=bool(row[5]),
             removed=row[6] is not None,
             asker=row[7],
+            handed_off=row[8] is not None,
         )
 
     def is_asker(self, platform: str, reply_id: str, user_id: str) -> bool:

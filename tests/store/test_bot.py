@@ -219,6 +219,20 @@ def test_the_poster_is_known_after_a_restart(make_bot: MakeBot) -> None:
     assert restarted.help_outcome("answer-1", "@poster", solved=False).notify is True
 
 
+def test_helpers_are_told_once_per_post_across_restarts(make_bot: MakeBot) -> None:
+    bot = make_bot()
+    post = help_post()
+    bot.help_post_sent(post, bot.help_post(post), "answer-1")
+    assert bot.help_outcome("answer-1", "@poster", solved=False).notify is True
+    assert bot.recorder.flush(10)
+    bot.close()
+    bot.recorder.close()
+    restarted = make_bot()
+    again = restarted.help_outcome("answer-1", "@poster", solved=False)
+    assert again.accepted and not again.notify
+    assert restarted.recorder.store.find_reply("matrix", "answer-1").handed_off
+
+
 def test_hand_offs_are_rate_limited(make_bot: MakeBot) -> None:
     bot = make_bot()
     notified = []

@@ -90,6 +90,9 @@ def test_a_version_1_store_is_migrated_and_keeps_its_records(
     # What version 2 added works on old records: ratings on an old answer.
     assert store.rate("discord", "r-1", "u-8", helpful=False)
     assert {r.question: r.reason for r in store.gap_records()}["how do I donate"] is GapReason.RATED_DOWN
+    # Version 3's hand-offs too: an old answer was never handed off, and can be.
+    assert not store.find_reply("discord", "r-1").handed_off
+    assert store.mark_handed_off("discord", "r-1") and store.find_reply("discord", "r-1").handed_off
     # Duplicate wordings were merged, the newest correction winning, and stay unique.
     assert sorted((p.text, p.entry_id) for p in store.learned_phrasings()) == [
         ("can i pay with paypal", "donations"),

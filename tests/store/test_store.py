@@ -19,6 +19,7 @@ from faqbot.store import (
     open_store,
 )
 from faqbot.store.records import MAX_TEXT_CHARS
+from faqbot.store.schema import CURRENT_VERSION
 from faqbot.store.sql_store import SqlStore
 from tests.store.conftest import DAY, FakeClock, raw_rows
 
@@ -240,7 +241,7 @@ def test_two_processes_opening_a_new_store_together_migrate_it_once(
         for number, store in enumerate(opened):
             store.record_interaction(asked(f"question {number}", RecordOutcome.UNANSWERED))
         assert len(opened[0].gap_records()) == 3
-        assert raw_rows(store_target, "faqbot_schema") == [(2,)]
+        assert raw_rows(store_target, "faqbot_schema") == [(CURRENT_VERSION,)]
     finally:
         for store in opened:
             store.close()
