@@ -238,6 +238,7 @@ class _Incoming:
 class _Seen:
     """A message as its own event says, kept for replies and threads that point at it."""
 
+    room_id: str  # a reply in another room pointing at it must not read it (event ids are no secret)
     sender: str | None
     text: str | None  # a member's words (text messages only)
     thread_root: str | None
@@ -722,7 +723,9 @@ class MatrixBot:
             self._follow_edit(event.sender, content, identity)
         if ignored(content, event.sender, identity):
             return
-        self._seen[event.event_id] = _seen(event.event_id, event.source.get("type"), event.sender, content, identity)
+        self._seen[event.event_id] = _seen(
+            room.room_id, event.event_id, event.source.get("type"), event.sender, content, identity
+        )
         root = content.thread_root or content.replies_to
         pending = self._pending_posts.get(root) if root is not None else None
         if pending is not None and event.sender != pending.author and self._is_moderator(room, event.sender):
@@ -774,9 +777,10 @@ class MatrixBot:
             return
         target, thread = incoming.event_id, content.thread_root
         if handled.reply_to is not None:  # a moderator pointed at a member's message: answer it, in its thread
-            target = handled.reply_to
-            pointed = self._seen.get(target)
-            thread = pointed.thread_root if pointed is not None and pointed.thread_root else thread
+            pointed = self._seen.get(handled.reply_to)
+            if pointed is not None and pointed.room_id == room.room_id:
+                target = handled.reply_to
+                thread = pointed.thread_root or thread
         kind = AnswerKind.PASSIVE if reply.passive else AnswerKind.ASKED
         self._queue_answer(
             room.room_id,
@@ -824,16 +828,17 @@ class MatrixBot:
         """A message the bot saw, or else fetched once (`room_get_event`); unknown (no sender)
         when it cannot be fetched: then a reply to it counts as said to someone else."""
         seen = self._seen.get(event_id)
-        if seen is not None:
+        if seen is not None and seen.room_id == room.room_id:
             return seen
+        # Not seen here: fetched from this room, where the homeserver knows no other room's events.
         event, why = await self._fetch_event(room.room_id, event_id, self.config.lookup_timeout)
         if event is None:
             logger.info("cannot look up %s in %s: %s", event_id, room.room_id, why)
-            return _Seen(None, None, None)
+            return _Seen(room.room_id, None, None, None)
         source = event.source if isinstance(event.source, dict) else {}
         sender = source.get("sender") if isinstance(source.get("sender"), str) else None
         content = MessageContent.read(source.get("content"))
-        seen = _seen(event_id, source.get("type"), sender, content, self._identity_in(room))
+        seen = _seen(room.room_id, event_id, source.get("type"), sender, content, self._identity_in(room))
         self._seen[event_id] = seen
         return seen
 
@@ -1181,9 +1186,11 @@ def _is_member_text(event: object) -> bool:
     )
 
 
-def _seen(event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity) -> _Seen:
+def _seen(
+    room_id: str, event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity
+) -> _Seen:
     replied = replied_message(event_id, event_type, sender, content, bot)
-    return _Seen(sender, replied.text, content.thread_root)
+    return _Seen(room_id, sender, replied.text, content.thread_root)
 
 
 def _seen_size(event_id: str, seen: _Seen) -> int:

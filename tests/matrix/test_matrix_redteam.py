@@ -1,0 +1,64 @@
+"""Attacks on the Matrix community features from outside, on a real Synapse.
+
+Each test is one attack a member (or a broken homeserver setup) can make: spoofing a
+moderator, pointing relations at events of other rooms, flooding a help room, asking for
+a human again after a restart. The bot under attack is the real adapter and core, with
+its store; members are plain matrix-nio clients.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from nio import RoomCreateResponse
+
+from tests.matrix.conftest import MakeMember, RunBot, wait_until
+from tests.matrix.synapse_server import SynapseServer
+from tests.matrix.test_matrix_community import (
+    LOCKED_OUT,
+    PASSWORD_URL,
+    community_room,
+    learned,
+    make_people,
+    pings_nobody,
+    reply,
+    start_bot,
+)
+
+
+def second_token(server: SynapseServer, user_id: str, password: str) -> str:
+    """A fresh login of the same account: a new device and token, as an operator who rotates the token."""
+    body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id}, "password": password}
+    request = urllib.request.Request(
+        f"{server.url}/_matrix/client/v3/login", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["access_token"]
+
+
+# -- replies and relations pointing elsewhere ------------------------------------------------
+
+
+async def test_a_correction_pointing_at_another_rooms_message_teaches_nothing_and_stays_in_its_room(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    member, bystander = people.member, people.bystander
+    # The member's words in the community room: the bot sees them and answers nothing.
+    words = await member.send(room, LOCKED_OUT)
+    # The bystander makes a room of their own (its creator: a moderator there) with the bot.
+    response = await bystander.client.room_create(invite=[bot.user_id])
+    assert isinstance(response, RoomCreateResponse), response
+    own = response.room_id
+    await bystander.wait_joined(own, bot.user_id)
+    correction = await bystander.send(own, "!faq reset-password", **reply(words))
+    answer = (await wait_until(lambda: bystander.messages_in(own, bot.user_id), 20, "the answer"))[0]
+    assert PASSWORD_URL in answer.source["content"]["body"] and pings_nobody(answer)
+    assert answer.source["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": correction}}, (
+        "the answer in one room replies to an event of another"
+    )
+    assert learned(bot) == [], "a moderator of one room taught another room's member's words"
