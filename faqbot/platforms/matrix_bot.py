@@ -945,7 +945,10 @@ class MatrixBot:
             self._keeper.changed()
 
     def _hand_off(self, room: MatrixRoom, post_id: str) -> None:
-        """Tell the helpers' room that a poster would like a human: a link to the post, pinging nobody."""
+        """Tell the helpers' room that a poster would like a human: a link to the post, pinging
+        nobody, once per post (the core remembers this run; the state, the runs before)."""
+        if self._state.handed_off(post_id):
+            return
         target = self._human_room_id
         if target is None:
             why = (
@@ -957,6 +960,8 @@ class MatrixBot:
         reply = Reply(ReplyKind.HANDOFF, link=link, command_prefix=self.bot.responder.settings.command_prefix)
         give_up_at = time.monotonic() + self.config.send_give_up_after
         txn_id = transaction_id(post_id, "handoff")
+        self._state.hand_off(post_id)
+        self._keeper.changed()
         self._outbox.put(_Outgoing(target, notice_content(reply), txn_id, post_id, give_up_at, hand_back=False))
 
     async def _resolve_configured_rooms(self) -> None:

@@ -8,13 +8,14 @@ its store; members are plain matrix-nio clients.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from pathlib import Path
 
 from nio import RoomCreateResponse
 
-from tests.matrix.conftest import MakeMember, RunBot, wait_until
+from tests.matrix.conftest import MakeMember, RunBot, stop_bot, token_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 from tests.matrix.test_matrix_community import (
     LOCKED_OUT,
@@ -62,3 +63,40 @@ async def test_a_correction_pointing_at_another_rooms_message_teaches_nothing_an
         "the answer in one room replies to an event of another"
     )
     assert learned(bot) == [], "a moderator of one room taught another room's member's words"
+
+
+# -- help rooms ----------------------------------------------------------------------------------
+
+
+async def test_asking_for_a_human_again_after_a_restart_on_a_new_device_sends_no_second_notice(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    helpers = await community_room(people)
+    user = synapse.register_user()
+    state = tmp_path / "state"
+    settings = {
+        "FAQBOT_MATRIX_HELP_ROOMS": help_room,
+        "FAQBOT_MATRIX_HUMAN_ROOM": helpers,
+        "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2",
+    }
+    for room_id in (help_room, helpers):
+        assert not hasattr(await people.owner.client.room_invite(room_id, user.user_id), "status_code")
+    bot = await run_bot(token_environment(synapse, user, state, **settings))
+    for room_id in (help_room, helpers):
+        await people.owner.wait_joined(room_id, bot.user_id)
+    member, moderator = people.member, people.moderator
+    post = await member.send(help_room, "How do I reset my password?")
+    answer = (await member.reply_to(post, bot.user_id)).event_id
+    await member.react(help_room, answer, "🙋")
+    await wait_until(lambda: moderator.messages_in(helpers, bot.user_id), 15, "the hand-off notice")
+
+    # The operator rotates the token (a new device: Synapse's transaction ids do not carry over).
+    await stop_bot(bot)
+    token = second_token(synapse, user.user_id, user.password)
+    bot = await run_bot({**token_environment(synapse, user, state, **settings), "FAQBOT_MATRIX_ACCESS_TOKEN": token})
+    await member.react(help_room, answer, "🙋🏽")  # the poster again
+    await moderator.react(help_room, answer, "🙋")  # and a moderator
+    await asyncio.sleep(1.5)
+    assert len(moderator.messages_in(helpers, bot.user_id)) == 1, "the helpers heard twice of one post"
