@@ -142,6 +142,7 @@ REMEMBERED_ANSWERS = 10_000
 REMEMBERED_RATINGS = 10_000
 REMEMBERED_POSTS = 10_000
 PENDING_POSTS_LIMIT = 1000  # help posts in their grace period at once; past it, new ones get no answer
+PENDING_POSTS_PER_POSTER = 3  # ... and of one poster's: a member's flood gets few answers and cannot fill the rest
 REDACT_TRIES = 3
 
 
@@ -895,6 +896,10 @@ class MatrixBot:
             logger.warning(
                 "%d help posts wait out their grace period: %s gets no answer", PENDING_POSTS_LIMIT, incoming.event_id
             )
+            return
+        theirs = sum(1 for pending in self._pending_posts.values() if pending.author == incoming.sender)
+        if theirs >= PENDING_POSTS_PER_POSTER:
+            logger.info("%s gets no answer: %d posts of its poster wait already", incoming.event_id, theirs)
             return
         text = question_text(incoming.content, identity)[:REMEMBERED_TEXT_CHARS]
         self._posters[incoming.event_id] = incoming.sender

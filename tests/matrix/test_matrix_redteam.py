@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nio import RoomCreateResponse
 
+from faqbot.platforms import matrix_bot
 from tests.matrix.conftest import MakeMember, RunBot, stop_bot, token_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 from tests.matrix.test_matrix_community import (
@@ -100,3 +101,22 @@ async def test_asking_for_a_human_again_after_a_restart_on_a_new_device_sends_no
     await moderator.react(help_room, answer, "🙋")  # and a moderator
     await asyncio.sleep(1.5)
     assert len(moderator.messages_in(helpers, bot.user_id)) == 1, "the helpers heard twice of one post"
+
+
+async def test_a_flood_of_help_posts_from_one_member_gets_few_answers_and_other_rooms_are_answered(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    flooded = await community_room(people)
+    other = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": f"{flooded},{other}", "FAQBOT_CHAT_HELP_GRACE_SECONDS": "1"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (flooded, other), **settings)
+    member, bystander = people.member, people.bystander
+    flood = [await member.send(flooded, "How do I reset my password?") for _ in range(12)]
+    elsewhere = await bystander.send(other, "How do I reset my password?")
+    neighbour = await bystander.send(flooded, "How do I report a post?")
+    await bystander.reply_to(elsewhere, bot.user_id)
+    await bystander.reply_to(neighbour, bot.user_id)
+    await asyncio.sleep(1.0)
+    answered = [post for post in flood if member.replies_to(post, bot.user_id)]
+    assert len(answered) <= matrix_bot.PENDING_POSTS_PER_POSTER, f"{len(answered)} of 12 flooded posts answered"
