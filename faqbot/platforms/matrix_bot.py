@@ -63,6 +63,8 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    PowerLevels,
+    PowerLevelsEvent,
     ReactionEvent,
     RedactionEvent,
     RoomCreateEvent,
@@ -301,6 +303,7 @@ class MatrixBot:
         self._posters: BoundedDict[str, str] = BoundedDict(REMEMBERED_POSTS)  # help post -> who opened it
         self._pending_posts: dict[str, _PendingPost] = {}
         self._creators: dict[str, frozenset[str]] = {}  # per joined room, from its m.room.create
+        self._power_levels: dict[str, PowerLevels] = {}  # per joined room, its latest m.room.power_levels
         self._help_room_ids: frozenset[str] = frozenset()  # matrix.help_rooms, aliases resolved at start-up
         self._human_room_id: str | None = None  # matrix.human_room, likewise
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -571,7 +574,7 @@ class MatrixBot:
         response = await self._call(client.sync(timeout=timeout_ms, full_state=full_state, since=before), wait)
         if isinstance(response, SyncError):
             raise self._trouble(response, "the sync", (Trouble.SESSION_REFUSED,))
-        self._note_creators(response)  # before any of the batch's messages is decided: those wait their turn
+        self._note_ranks(response)  # before any of the batch's messages is decided: those wait their turn
         assert client.device_id is not None
         self._state.set_sync_position(client.device_id, client.next_batch)
         self._keeper.changed()
@@ -678,17 +681,21 @@ class MatrixBot:
         return BotIdentity(self.user_id, frozenset(names))
 
     def _is_moderator(self, room: MatrixRoom, user_id: str) -> bool:
-        level = room.power_levels.get_user_level(user_id)
+        level = self._power_levels.get(room.room_id, room.power_levels).get_user_level(user_id)
         return is_moderator(user_id, level, self.config.moderators, self._creators.get(room.room_id, ()))
 
-    def _note_creators(self, response: SyncResponse) -> None:
-        """Remember each room's creators, from its `m.room.create` event: in room version 12 on
-        they outrank every power level, and matrix-nio does not know it."""
+    def _note_ranks(self, response: SyncResponse) -> None:
+        """Remember each room's creators, from its `m.room.create` event (in room version 12 on
+        they outrank every power level, and matrix-nio does not know it), and its power levels as
+        its latest `m.room.power_levels` event says: matrix-nio merges a new event's users into
+        the old ones, so a moderator taken off the list (demoted to the default) stayed one."""
         for room_id, info in response.rooms.join.items():
             for event in itertools.chain(info.state, info.timeline.events):
                 if isinstance(event, RoomCreateEvent):
                     content = event.source.get("content") if isinstance(event.source, dict) else None
                     self._creators[room_id] = privileged_creators(event.room_version, event.sender, content)
+                elif isinstance(event, PowerLevelsEvent):
+                    self._power_levels[room_id] = event.power_levels
 
     def _is_help_room(self, room: MatrixRoom) -> bool:
         return room.room_id in self._help_room_ids

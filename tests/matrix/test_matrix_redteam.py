@@ -11,16 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from nio import RoomCreateResponse
+from nio import RoomCreateResponse, RoomGetStateEventResponse, RoomPutStateResponse
 
 from faqbot.platforms import matrix_bot
-from tests.matrix.conftest import MakeMember, RunBot, stop_bot, token_environment, wait_until
+from faqbot.platforms.matrix_bot import MatrixBot
+from tests.matrix.conftest import MakeMember, Member, RunBot, sentinel, stop_bot, token_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 from tests.matrix.test_matrix_community import (
     LOCKED_OUT,
     PASSWORD_URL,
+    People,
     community_room,
     learned,
     make_people,
@@ -38,6 +42,16 @@ def second_token(server: SynapseServer, user_id: str, password: str) -> str:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())["access_token"]
+
+
+async def community_with_bot(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, **settings: str
+) -> tuple[People, str, MatrixBot]:
+    """The owner's community room with a moderator, a member, a bystander and the bot."""
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,), **settings)
+    return people, room, bot
 
 
 # -- replies and relations pointing elsewhere ------------------------------------------------
@@ -120,3 +134,42 @@ async def test_a_flood_of_help_posts_from_one_member_gets_few_answers_and_other_
     await asyncio.sleep(1.0)
     answered = [post for post in flood if member.replies_to(post, bot.user_id)]
     assert len(answered) <= matrix_bot.PENDING_POSTS_PER_POSTER, f"{len(answered)} of 12 flooded posts answered"
+
+
+# -- who is a moderator -------------------------------------------------------------------
+
+
+async def set_power_levels(member: Member, room_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change the room's power levels as an admin's client does: read, change, put back."""
+    current = await member.client.room_get_state_event(room_id, "m.room.power_levels")
+    assert isinstance(current, RoomGetStateEventResponse), current
+    content = dict(current.content)
+    change(content)
+    assert isinstance(await member.client.room_put_state(room_id, "m.room.power_levels", content), RoomPutStateResponse)
+
+
+async def test_a_member_named_like_a_moderator_or_a_demoted_moderator_has_no_moderators_say(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
+    member, moderator, owner = people.member, people.moderator, people.owner
+    # The member takes the moderator's display name: moderators are user ids, never names.
+    moderators_name = f"Mod {moderator.user_id[1:9]}"
+    await moderator.client.set_displayname(moderators_name)
+    await member.client.set_displayname(moderators_name)
+    for command in ("!faq passive off", "!faq reload", "!faq gaps"):
+        refused = await member.reply_to(await member.send(room, command), bot.user_id)
+        assert refused.source["content"]["body"] == "Only moderators can do that.", command
+    # A member's correction answers the other member but teaches nothing.
+    words = await people.bystander.send(room, LOCKED_OUT)
+    await member.send(room, "!faq reset-password", **reply(words))
+    assert PASSWORD_URL in (await member.reply_to(words, bot.user_id)).source["content"]["body"]
+    assert learned(bot) == []
+
+    # Demoted after the bot started: the next command is refused.
+    accepted = await moderator.reply_to(await moderator.send(room, "!faq passive off"), bot.user_id)
+    assert "won't answer plain questions here" in accepted.source["content"]["body"]
+    await set_power_levels(owner, room, lambda content: content["users"].pop(moderator.user_id))
+    await sentinel(member, bot, room)
+    refused = await moderator.reply_to(await moderator.send(room, "!faq passive on"), bot.user_id)
+    assert refused.source["content"]["body"] == "Only moderators can do that."
