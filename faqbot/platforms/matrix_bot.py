@@ -994,9 +994,10 @@ class MatrixBot:
             logger.info(
                 "help rooms: %s; new posts wait %g s; hand-offs to %s", ", ".join(sorted(help_rooms)), grace, helpers
             )
-        for room_id in sorted(help_rooms - set(client.rooms)):
+        joining = set(client.rooms) | set(client.invited_rooms)  # an invite in the first sync is being accepted
+        for room_id in sorted(help_rooms - joining):
             logger.warning("the help room %s has not been joined: invite the bot there", room_id)
-        if self._human_room_id is not None and self._human_room_id not in client.rooms:
+        if self._human_room_id is not None and self._human_room_id not in joining:
             logger.warning("the helpers' room %s has not been joined: invite the bot, or hand-offs fail", human)
 
     async def _resolve(self, name: str, setting: str) -> str | None:

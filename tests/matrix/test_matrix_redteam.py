@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from nio import RoomCreateResponse, RoomGetStateEventResponse, RoomPutStateResponse
 
 from faqbot.platforms import matrix_bot
@@ -173,3 +175,27 @@ async def test_a_member_named_like_a_moderator_or_a_demoted_moderator_has_no_mod
     await sentinel(member, bot, room)
     refused = await moderator.reply_to(await moderator.send(room, "!faq passive on"), bot.user_id)
     assert refused.source["content"]["body"] == "Only moderators can do that."
+
+
+# -- faults ------------------------------------------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture, level: int, *words: str) -> list[str]:
+    """The adapter's log lines at `level` or above that contain all of `words`."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "faqbot.matrix" and r.levelno >= level]
+    return [line for line in lines if all(word in line for word in words)]
+
+
+async def test_a_help_room_the_bot_is_not_in_is_named_at_start_up_and_the_rest_goes_on(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="faqbot.matrix")
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    elsewhere = await community_room(people)  # never invited
+    bot, _ = await start_bot(
+        synapse, run_bot, people, tmp_path / "state", (room,), FAQBOT_MATRIX_HELP_ROOMS=f"{room},{elsewhere}"
+    )
+    assert logged(caplog, logging.WARNING, elsewhere, "has not been joined")
+    assert not logged(caplog, logging.WARNING, room, "has not been joined"), "a room the bot was joining"
+    await sentinel(people.member, bot, room)
