@@ -225,6 +225,10 @@ class _Outgoing:
     give_up_at: float  # time.monotonic()
     sent: Callable[[str | None], None] | None = None  # told the reply's event id, or None when it was dropped
     hand_back: bool = True  # unsent at a stop: the next run decides the question again
+    what: str = "the answer to"  # for the log: what was sent about `answers`
+
+    def describe(self) -> str:
+        return f"{self.what} {self.answers} in {self.room_id}"
 
 
 @dataclass(frozen=True)
@@ -968,13 +972,26 @@ class MatrixBot:
             )
             logger.warning("a poster in %s would like a human, but %s", room.room_id, why)
             return
+        client = self.client
+        assert client is not None
+        if target not in client.rooms:
+            logger.error(
+                "cannot send the hand-off notice about %s to the helpers' room %s: the bot has not joined it "
+                "(invite the bot there)",
+                post_id,
+                target,
+            )
+            return
         link = permalink(room.room_id, post_id, self.config.server_name)
         reply = Reply(ReplyKind.HANDOFF, link=link, command_prefix=self.bot.responder.settings.command_prefix)
         give_up_at = time.monotonic() + self.config.send_give_up_after
         txn_id = transaction_id(post_id, "handoff")
         self._state.hand_off(post_id)
         self._keeper.changed()
-        self._outbox.put(_Outgoing(target, notice_content(reply), txn_id, post_id, give_up_at, hand_back=False))
+        notice = _Outgoing(
+            target, notice_content(reply), txn_id, post_id, give_up_at, None, False, "the hand-off notice about"
+        )
+        self._outbox.put(notice)
 
     async def _resolve_configured_rooms(self) -> None:
         """Help rooms and the helpers' room may be given by alias (any of a room's aliases):
@@ -1311,7 +1328,7 @@ class _Outbox:
             try:
                 item.sent(reply_id)
             except Exception:
-                logger.exception("could not record the answer to %s in %s", item.answers, item.room_id)
+                logger.exception("could not record %s", item.describe())
 
     async def _send(self, item: _Outgoing) -> str | None:
         config = self._bot.config
@@ -1324,9 +1341,9 @@ class _Outbox:
             failure = await self._bot._send_once(item)
             if isinstance(failure, str):
                 if complained:
-                    logger.info("answered %s in %s after all", item.answers, item.room_id)
+                    logger.info("sent %s after all", item.describe())
                 return failure
-            where = f"the answer to {item.answers} in {item.room_id}"
+            where = item.describe()
             if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED):
                 logger.error("dropped %s: the homeserver refuses it (%s)", where, failure.description)
                 return None

@@ -26,6 +26,7 @@ from tests.matrix.synapse_server import SynapseServer
 from tests.matrix.test_matrix_community import (
     LOCKED_OUT,
     PASSWORD_URL,
+    REPORT_URL,
     People,
     community_room,
     learned,
@@ -184,6 +185,40 @@ def logged(caplog: pytest.LogCaptureFixture, level: int, *words: str) -> list[st
     """The adapter's log lines at `level` or above that contain all of `words`."""
     lines = [r.getMessage() for r in caplog.records if r.name == "faqbot.matrix" and r.levelno >= level]
     return [line for line in lines if all(word in line for word in words)]
+
+
+@pytest.mark.parametrize("helpers_room", ["not joined", "cannot speak"])
+async def test_a_helpers_room_the_bot_cannot_post_in_is_reported_and_the_rest_goes_on(
+    helpers_room: str,
+    synapse: SynapseServer,
+    run_bot: RunBot,
+    make_member: MakeMember,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="faqbot.matrix")
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    helpers = await community_room(people)
+    joined = (help_room, helpers) if helpers_room == "cannot speak" else (help_room,)
+    settings = {
+        "FAQBOT_MATRIX_HELP_ROOMS": help_room,
+        "FAQBOT_MATRIX_HUMAN_ROOM": helpers,
+        "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2",
+    }
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", joined, **settings)
+    if helpers_room == "cannot speak":
+        await set_power_levels(people.owner, helpers, lambda content: content.update(events_default=50))
+    member = people.member
+    post = await member.send(help_room, "How do I reset my password?")
+    answer = (await member.reply_to(post, bot.user_id)).event_id
+    await member.react(help_room, answer, "🙋")
+    await wait_until(
+        lambda: logged(caplog, logging.ERROR, "hand-off notice", helpers, post), 15, "the failed hand-off in the log"
+    )
+    later = await member.send(help_room, "How do I report a post?")
+    assert REPORT_URL in (await member.reply_to(later, bot.user_id)).source["content"]["body"]
+    assert people.moderator.messages_in(helpers, bot.user_id) == []
 
 
 async def test_a_help_room_the_bot_is_not_in_is_named_at_start_up_and_the_rest_goes_on(
