@@ -29,6 +29,8 @@ from tests.matrix.test_matrix_community import (
     REPORT_URL,
     People,
     community_room,
+    counts,
+    eventually,
     learned,
     make_people,
     pings_nobody,
@@ -178,6 +180,65 @@ async def test_a_member_named_like_a_moderator_or_a_demoted_moderator_has_no_mod
     assert refused.source["content"]["body"] == "Only moderators can do that."
 
 
+async def test_a_help_post_edited_by_someone_else_keeps_its_posters_words(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "1"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    member, bystander = people.member, people.bystander
+    post = await member.send(help_room, "How do I reset my password?")
+    await bystander.send(  # Synapse takes an edit of another's event; clients show it as not an edit
+        help_room,
+        "* How do I report a post?",
+        **{
+            "m.new_content": {"msgtype": "m.text", "body": "How do I report a post?"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": post},
+        },
+    )
+    answer = await member.reply_to(post, bot.user_id)
+    assert PASSWORD_URL in answer.source["content"]["body"]
+
+
+# -- pings ----------------------------------------------------------------------------------
+
+
+def notifications(server: SynapseServer, member: Member) -> list[dict[str, Any]]:
+    """What Synapse's push rules made notify `member` (`GET /notifications`): a ping lands here."""
+    request = urllib.request.Request(
+        f"{server.url}/_matrix/client/v3/notifications",
+        headers={"Authorization": f"Bearer {member.user.access_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())["notifications"]
+
+
+async def test_members_words_the_bot_repeats_ping_nobody(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
+    member, moderator, victim = people.member, people.moderator, people.bystander
+    await victim.client.set_displayname("Victim Person")
+    lures = [
+        "@room zebra quantum flux",
+        f"{victim.user_id} zebra quantum flux",
+        f"https://matrix.to/#/{victim.user_id} zebra quantum flux",
+        '<a href="https://matrix.to/#/@room">Victim Person</a> zebra quantum flux',
+    ]
+    for lure in lures:
+        await member.reply_to(await member.send(room, f"!faq {lure}"), bot.user_id)
+    gaps = await moderator.reply_to(await moderator.send(room, "!faq gaps"), bot.user_id)
+    content = gaps.source["content"]
+    assert "zebra quantum flux" in content["body"], "the gaps list repeats the members' words"
+    assert "!faq @\u200broom zebra" in content["body"], "a crowd mention outside a link is broken up"
+    assert "<a " not in content["formatted_body"], "a member's words made a link (a pill)"
+    await sentinel(member, bot, room)
+    sent = [event for event in victim.messages_in(room, bot.user_id)]
+    assert sent and all(pings_nobody(event) and event.source["content"]["msgtype"] == "m.notice" for event in sent)
+    assert [n for n in notifications(synapse, victim) if n["event"]["sender"] == bot.user_id] == []
+
+
 # -- faults ------------------------------------------------------------------------------------
 
 
@@ -221,6 +282,21 @@ async def test_a_helpers_room_the_bot_cannot_post_in_is_reported_and_the_rest_go
     assert people.moderator.messages_in(helpers, bot.user_id) == []
 
 
+async def test_an_answer_the_bot_has_no_power_to_redact_is_reported_and_the_rest_goes_on(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="faqbot.matrix")
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
+    member = people.member
+    passive = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
+    await set_power_levels(people.owner, room, lambda content: content["events"].update({"m.room.redaction": 100}))
+    await sentinel(member, bot, room)
+    await member.react(room, passive, "🗑️")
+    await wait_until(lambda: logged(caplog, logging.WARNING, "removing", passive), 15, "the refused redaction")
+    assert not await member.is_redacted(room, passive)
+    await sentinel(member, bot, room)
+
+
 async def test_a_help_room_the_bot_is_not_in_is_named_at_start_up_and_the_rest_goes_on(
     synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -234,3 +310,33 @@ async def test_a_help_room_the_bot_is_not_in_is_named_at_start_up_and_the_rest_g
     assert logged(caplog, logging.WARNING, elsewhere, "has not been joined")
     assert not logged(caplog, logging.WARNING, room, "has not been joined"), "a room the bot was joining"
     await sentinel(people.member, bot, room)
+
+
+# -- privacy --------------------------------------------------------------------------------
+
+
+async def test_nothing_in_the_state_folder_holds_a_members_user_id(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room, help_room), **settings)
+    member, moderator = people.member, people.moderator
+    passive = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
+    await member.react(room, passive, "👍")
+    words = await member.send(room, LOCKED_OUT)
+    await moderator.send(room, "!faq reset-password", **reply(words))
+    await member.reply_to(words, bot.user_id)
+    post = await member.send(help_room, "How do I report a post?")
+    await member.react(help_room, (await member.reply_to(post, bot.user_id)).event_id, "🙋")
+    await eventually(lambda: counts(bot)["reset-password"].helpful == 1, "the 👍 in the store")
+    await stop_bot(bot)
+    people_ids = [p.user_id for p in (people.owner, people.moderator, people.member, people.bystander)]
+    for path in (tmp_path / "state").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for user_id in people_ids:
+                for form in (user_id, user_id[1:].split(":")[0]):
+                    assert form.encode() not in data, f"{path.name} holds {form}"
