@@ -740,6 +740,8 @@ class MatrixBot:
         )
         root = content.thread_root or content.replies_to
         pending = self._pending_posts.get(root) if root is not None else None
+        if pending is not None and pending.room.room_id != room.room_id:
+            pending = None  # a reply from another room: Synapse takes a reply to an event of any room
         if pending is not None and event.sender != pending.author and self._is_moderator(room, event.sender):
             pending.moderator_replied = True  # a human is on it: the post is theirs
         self._inbox.put(room.room_id, _Incoming(room, event.event_id, event.sender, content))

@@ -340,3 +340,29 @@ async def test_nothing_in_the_state_folder_holds_a_members_user_id(
             for user_id in people_ids:
                 for form in (user_id, user_id[1:].split(":")[0]):
                     assert form.encode() not in data, f"{path.name} holds {form}"
+
+
+# -- relations from another room -------------------------------------------------------------
+
+
+async def own_room_with_bot(member: Member, bot: MatrixBot, encrypted: bool = False) -> str:
+    """A room `member` makes with the bot: its creator, so a moderator there."""
+    room_id = await member.create_room([bot.user_id], encrypted=encrypted)
+    await member.wait_joined(room_id, bot.user_id)
+    return room_id
+
+
+async def test_a_moderator_of_another_room_replying_to_a_help_post_does_not_silence_it(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "1.5"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    stranger = await make_member(synapse)
+    own = await own_room_with_bot(stranger, bot)
+    post = await people.member.send(help_room, "How do I reset my password?")
+    # A reply is no relation to Synapse: it takes one to an event of any room.
+    await stranger.send(own, "I'll take this one", **reply(post))
+    answer = await people.member.reply_to(post, bot.user_id)
+    assert PASSWORD_URL in answer.source["content"]["body"]
