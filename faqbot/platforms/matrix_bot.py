@@ -302,7 +302,7 @@ class MatrixBot:
         self._seen: BoundedDict[str, _Seen] = BoundedDict(SEEN_EVENTS_LIMIT, SEEN_EVENTS_BYTES, _seen_size)
         # Who asked what each latest answer answers (in memory only: the store knows after a restart).
         self._askers: BoundedDict[str, str] = BoundedDict(REMEMBERED_ANSWERS)
-        # 👍 / 👎 reactions on answers, so a redaction of one takes its rating back (in memory only).
+        # 👍 / 👎 (and ✅ / 🙋) reactions on answers, so a redaction of one takes its rating back (in memory only).
         self._ratings: BoundedDict[str, tuple[str, str]] = BoundedDict(REMEMBERED_RATINGS)
         self._posters: BoundedDict[str, str] = BoundedDict(REMEMBERED_POSTS)  # help post -> who opened it
         self._pending_posts: dict[str, _PendingPost] = {}
@@ -1068,6 +1068,8 @@ class MatrixBot:
                 moderator = self._is_moderator(room, sender)
                 solved = feedback is Feedback.SOLVED
                 outcome = await self.bot.in_worker(self.bot.help_outcome, reply_id, sender, solved, moderator)
+                if outcome.accepted:  # kept as a 👍 / 👎, so a redaction takes it back as it does theirs
+                    self._ratings[reaction_id] = (reply_id, sender)
                 if outcome.notify and answer.post_id is not None:
                     self._hand_off(room, answer.post_id)
         except asyncio.CancelledError:

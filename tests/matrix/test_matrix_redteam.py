@@ -367,3 +367,19 @@ async def test_a_moderator_of_another_room_replying_to_a_help_post_does_not_sile
     await stranger.send(own, "I'll take this one", **reply(post))
     answer = await people.member.reply_to(post, bot.user_id)
     assert PASSWORD_URL in answer.source["content"]["body"]
+
+
+async def test_a_redacted_solved_takes_its_helpful_rating_back(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    people = await make_people(synapse, make_member)
+    help_room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    member = people.member
+    post = await member.send(help_room, "How do I report a post?")
+    answer = (await member.reply_to(post, bot.user_id)).event_id
+    solved = await member.react(help_room, answer, "✅")
+    await eventually(lambda: counts(bot)["report-post"].helpful == 1, "✅ recorded as a 👍")
+    await member.redact(help_room, solved)
+    await eventually(lambda: counts(bot)["report-post"].helpful == 0, "the ✅ taken back")
