@@ -63,6 +63,8 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    PowerLevels,
+    PowerLevelsEvent,
     ReactionEvent,
     RedactionEvent,
     RoomCreateEvent,
@@ -142,6 +144,7 @@ REMEMBERED_ANSWERS = 10_000
 REMEMBERED_RATINGS = 10_000
 REMEMBERED_POSTS = 10_000
 PENDING_POSTS_LIMIT = 1000  # help posts in their grace period at once; past it, new ones get no answer
+PENDING_POSTS_PER_POSTER = 3  # ... and of one poster's: a member's flood gets few answers and cannot fill the rest
 REDACT_TRIES = 3
 
 
@@ -222,6 +225,10 @@ class _Outgoing:
     give_up_at: float  # time.monotonic()
     sent: Callable[[str | None], None] | None = None  # told the reply's event id, or None when it was dropped
     hand_back: bool = True  # unsent at a stop: the next run decides the question again
+    what: str = "the answer to"  # for the log: what was sent about `answers`
+
+    def describe(self) -> str:
+        return f"{self.what} {self.answers} in {self.room_id}"
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,7 @@ class _Incoming:
 class _Seen:
     """A message as its own event says, kept for replies and threads that point at it."""
 
+    room_id: str  # a reply in another room pointing at it must not read it (event ids are no secret)
     sender: str | None
     text: str | None  # a member's words (text messages only)
     thread_root: str | None
@@ -294,11 +302,12 @@ class MatrixBot:
         self._seen: BoundedDict[str, _Seen] = BoundedDict(SEEN_EVENTS_LIMIT, SEEN_EVENTS_BYTES, _seen_size)
         # Who asked what each latest answer answers (in memory only: the store knows after a restart).
         self._askers: BoundedDict[str, str] = BoundedDict(REMEMBERED_ANSWERS)
-        # 👍 / 👎 reactions on answers, so a redaction of one takes its rating back (in memory only).
+        # 👍 / 👎 (and ✅ / 🙋) reactions on answers, so a redaction of one takes its rating back (in memory only).
         self._ratings: BoundedDict[str, tuple[str, str]] = BoundedDict(REMEMBERED_RATINGS)
         self._posters: BoundedDict[str, str] = BoundedDict(REMEMBERED_POSTS)  # help post -> who opened it
         self._pending_posts: dict[str, _PendingPost] = {}
         self._creators: dict[str, frozenset[str]] = {}  # per joined room, from its m.room.create
+        self._power_levels: dict[str, PowerLevels] = {}  # per joined room, its latest m.room.power_levels
         self._help_room_ids: frozenset[str] = frozenset()  # matrix.help_rooms, aliases resolved at start-up
         self._human_room_id: str | None = None  # matrix.human_room, likewise
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -569,7 +578,7 @@ class MatrixBot:
         response = await self._call(client.sync(timeout=timeout_ms, full_state=full_state, since=before), wait)
         if isinstance(response, SyncError):
             raise self._trouble(response, "the sync", (Trouble.SESSION_REFUSED,))
-        self._note_creators(response)  # before any of the batch's messages is decided: those wait their turn
+        self._note_ranks(response)  # before any of the batch's messages is decided: those wait their turn
         assert client.device_id is not None
         self._state.set_sync_position(client.device_id, client.next_batch)
         self._keeper.changed()
@@ -676,17 +685,21 @@ class MatrixBot:
         return BotIdentity(self.user_id, frozenset(names))
 
     def _is_moderator(self, room: MatrixRoom, user_id: str) -> bool:
-        level = room.power_levels.get_user_level(user_id)
+        level = self._power_levels.get(room.room_id, room.power_levels).get_user_level(user_id)
         return is_moderator(user_id, level, self.config.moderators, self._creators.get(room.room_id, ()))
 
-    def _note_creators(self, response: SyncResponse) -> None:
-        """Remember each room's creators, from its `m.room.create` event: in room version 12 on
-        they outrank every power level, and matrix-nio does not know it."""
+    def _note_ranks(self, response: SyncResponse) -> None:
+        """Remember each room's creators, from its `m.room.create` event (in room version 12 on
+        they outrank every power level, and matrix-nio does not know it), and its power levels as
+        its latest `m.room.power_levels` event says: matrix-nio merges a new event's users into
+        the old ones, so a moderator taken off the list (demoted to the default) stayed one."""
         for room_id, info in response.rooms.join.items():
             for event in itertools.chain(info.state, info.timeline.events):
                 if isinstance(event, RoomCreateEvent):
                     content = event.source.get("content") if isinstance(event.source, dict) else None
                     self._creators[room_id] = privileged_creators(event.room_version, event.sender, content)
+                elif isinstance(event, PowerLevelsEvent):
+                    self._power_levels[room_id] = event.power_levels
 
     def _is_help_room(self, room: MatrixRoom) -> bool:
         return room.room_id in self._help_room_ids
@@ -722,9 +735,13 @@ class MatrixBot:
             self._follow_edit(event.sender, content, identity)
         if ignored(content, event.sender, identity):
             return
-        self._seen[event.event_id] = _seen(event.event_id, event.source.get("type"), event.sender, content, identity)
+        self._seen[event.event_id] = _seen(
+            room.room_id, event.event_id, event.source.get("type"), event.sender, content, identity
+        )
         root = content.thread_root or content.replies_to
         pending = self._pending_posts.get(root) if root is not None else None
+        if pending is not None and pending.room.room_id != room.room_id:
+            pending = None  # a reply from another room: Synapse takes a reply to an event of any room
         if pending is not None and event.sender != pending.author and self._is_moderator(room, event.sender):
             pending.moderator_replied = True  # a human is on it: the post is theirs
         self._inbox.put(room.room_id, _Incoming(room, event.event_id, event.sender, content))
@@ -774,9 +791,10 @@ class MatrixBot:
             return
         target, thread = incoming.event_id, content.thread_root
         if handled.reply_to is not None:  # a moderator pointed at a member's message: answer it, in its thread
-            target = handled.reply_to
-            pointed = self._seen.get(target)
-            thread = pointed.thread_root if pointed is not None and pointed.thread_root else thread
+            pointed = self._seen.get(handled.reply_to)
+            if pointed is not None and pointed.room_id == room.room_id:
+                target = handled.reply_to
+                thread = pointed.thread_root or thread
         kind = AnswerKind.PASSIVE if reply.passive else AnswerKind.ASKED
         self._queue_answer(
             room.room_id,
@@ -824,16 +842,17 @@ class MatrixBot:
         """A message the bot saw, or else fetched once (`room_get_event`); unknown (no sender)
         when it cannot be fetched: then a reply to it counts as said to someone else."""
         seen = self._seen.get(event_id)
-        if seen is not None:
+        if seen is not None and seen.room_id == room.room_id:
             return seen
+        # Not seen here: fetched from this room, where the homeserver knows no other room's events.
         event, why = await self._fetch_event(room.room_id, event_id, self.config.lookup_timeout)
         if event is None:
             logger.info("cannot look up %s in %s: %s", event_id, room.room_id, why)
-            return _Seen(None, None, None)
+            return _Seen(room.room_id, None, None, None)
         source = event.source if isinstance(event.source, dict) else {}
         sender = source.get("sender") if isinstance(source.get("sender"), str) else None
         content = MessageContent.read(source.get("content"))
-        seen = _seen(event_id, source.get("type"), sender, content, self._identity_in(room))
+        seen = _seen(room.room_id, event_id, source.get("type"), sender, content, self._identity_in(room))
         self._seen[event_id] = seen
         return seen
 
@@ -891,6 +910,10 @@ class MatrixBot:
                 "%d help posts wait out their grace period: %s gets no answer", PENDING_POSTS_LIMIT, incoming.event_id
             )
             return
+        theirs = sum(1 for pending in self._pending_posts.values() if pending.author == incoming.sender)
+        if theirs >= PENDING_POSTS_PER_POSTER:
+            logger.info("%s gets no answer: %d posts of its poster wait already", incoming.event_id, theirs)
+            return
         text = question_text(incoming.content, identity)[:REMEMBERED_TEXT_CHARS]
         self._posters[incoming.event_id] = incoming.sender
         pending = _PendingPost(room, incoming.event_id, incoming.sender, text)
@@ -940,7 +963,10 @@ class MatrixBot:
             self._keeper.changed()
 
     def _hand_off(self, room: MatrixRoom, post_id: str) -> None:
-        """Tell the helpers' room that a poster would like a human: a link to the post, pinging nobody."""
+        """Tell the helpers' room that a poster would like a human: a link to the post, pinging
+        nobody, once per post (the core remembers this run; the state, the runs before)."""
+        if self._state.handed_off(post_id):
+            return
         target = self._human_room_id
         if target is None:
             why = (
@@ -948,11 +974,26 @@ class MatrixBot:
             )
             logger.warning("a poster in %s would like a human, but %s", room.room_id, why)
             return
+        client = self.client
+        assert client is not None
+        if target not in client.rooms:
+            logger.error(
+                "cannot send the hand-off notice about %s to the helpers' room %s: the bot has not joined it "
+                "(invite the bot there)",
+                post_id,
+                target,
+            )
+            return
         link = permalink(room.room_id, post_id, self.config.server_name)
         reply = Reply(ReplyKind.HANDOFF, link=link, command_prefix=self.bot.responder.settings.command_prefix)
         give_up_at = time.monotonic() + self.config.send_give_up_after
         txn_id = transaction_id(post_id, "handoff")
-        self._outbox.put(_Outgoing(target, notice_content(reply), txn_id, post_id, give_up_at, hand_back=False))
+        self._state.hand_off(post_id)
+        self._keeper.changed()
+        notice = _Outgoing(
+            target, notice_content(reply), txn_id, post_id, give_up_at, None, False, "the hand-off notice about"
+        )
+        self._outbox.put(notice)
 
     async def _resolve_configured_rooms(self) -> None:
         """Help rooms and the helpers' room may be given by alias (any of a room's aliases):
@@ -972,9 +1013,10 @@ class MatrixBot:
             logger.info(
                 "help rooms: %s; new posts wait %g s; hand-offs to %s", ", ".join(sorted(help_rooms)), grace, helpers
             )
-        for room_id in sorted(help_rooms - set(client.rooms)):
+        joining = set(client.rooms) | set(client.invited_rooms)  # an invite in the first sync is being accepted
+        for room_id in sorted(help_rooms - joining):
             logger.warning("the help room %s has not been joined: invite the bot there", room_id)
-        if self._human_room_id is not None and self._human_room_id not in client.rooms:
+        if self._human_room_id is not None and self._human_room_id not in joining:
             logger.warning("the helpers' room %s has not been joined: invite the bot, or hand-offs fail", human)
 
     async def _resolve(self, name: str, setting: str) -> str | None:
@@ -1026,6 +1068,8 @@ class MatrixBot:
                 moderator = self._is_moderator(room, sender)
                 solved = feedback is Feedback.SOLVED
                 outcome = await self.bot.in_worker(self.bot.help_outcome, reply_id, sender, solved, moderator)
+                if outcome.accepted:  # kept as a 👍 / 👎, so a redaction takes it back as it does theirs
+                    self._ratings[reaction_id] = (reply_id, sender)
                 if outcome.notify and answer.post_id is not None:
                     self._hand_off(room, answer.post_id)
         except asyncio.CancelledError:
@@ -1181,9 +1225,11 @@ def _is_member_text(event: object) -> bool:
     )
 
 
-def _seen(event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity) -> _Seen:
+def _seen(
+    room_id: str, event_id: str, event_type: object, sender: str | None, content: MessageContent, bot: BotIdentity
+) -> _Seen:
     replied = replied_message(event_id, event_type, sender, content, bot)
-    return _Seen(sender, replied.text, content.thread_root)
+    return _Seen(room_id, sender, replied.text, content.thread_root)
 
 
 def _seen_size(event_id: str, seen: _Seen) -> int:
@@ -1286,7 +1332,7 @@ class _Outbox:
             try:
                 item.sent(reply_id)
             except Exception:
-                logger.exception("could not record the answer to %s in %s", item.answers, item.room_id)
+                logger.exception("could not record %s", item.describe())
 
     async def _send(self, item: _Outgoing) -> str | None:
         config = self._bot.config
@@ -1299,9 +1345,9 @@ class _Outbox:
             failure = await self._bot._send_once(item)
             if isinstance(failure, str):
                 if complained:
-                    logger.info("answered %s in %s after all", item.answers, item.room_id)
+                    logger.info("sent %s after all", item.describe())
                 return failure
-            where = f"the answer to {item.answers} in {item.room_id}"
+            where = item.describe()
             if failure.trouble in (Trouble.PERMANENT, Trouble.SESSION_REFUSED):
                 logger.error("dropped %s: the homeserver refuses it (%s)", where, failure.description)
                 return None
