@@ -964,9 +964,7 @@ class MatrixBot:
 
     def _hand_off(self, room: MatrixRoom, post_id: str) -> None:
         """Tell the helpers' room that a poster would like a human: a link to the post, pinging
-        nobody, once per post (the core remembers this run; the state, the runs before)."""
-        if self._state.handed_off(post_id):
-            return
+        nobody (once per post: the core decides, from its store across restarts)."""
         target = self._human_room_id
         if target is None:
             why = (
@@ -988,8 +986,6 @@ class MatrixBot:
         reply = Reply(ReplyKind.HANDOFF, link=link, command_prefix=self.bot.responder.settings.command_prefix)
         give_up_at = time.monotonic() + self.config.send_give_up_after
         txn_id = transaction_id(post_id, "handoff")
-        self._state.hand_off(post_id)
-        self._keeper.changed()
         notice = _Outgoing(
             target, notice_content(reply), txn_id, post_id, give_up_at, None, False, "the hand-off notice about"
         )

@@ -7,9 +7,7 @@ the same for everyone). The adapter state (`matrix_state.json`) holds which even
 were answered, which rooms are direct messages, where the bot's sync stands,
 which questions a stop handed back to the next run, and which events are the bot's
 latest answers (and of what kind), so that a 👍, a 🗑️ or a ✅ on one still counts after
-a restart, and which help posts the helpers' room already heard of (a 🙋 after a
-restart must not tell them again: Synapse forgets a transaction id within the hour,
-and a new device never had it). Both are read strictly: a
+a restart. Both are read strictly: a
 file of the wrong shape (`null`, `[]`, `{"answered": 5}`) is refused whole, and
 `StateFolder.read_json` sets it aside and reports it.
 
@@ -32,7 +30,6 @@ ANSWERED_LIMIT = 2000  # events answered, remembered so none is answered twice, 
 DIRECT_ROOMS_LIMIT = 10_000
 HANDED_BACK_LIMIT = 200  # questions a stop left unanswered, for the next run
 REPLIES_LIMIT = 2000  # the bot's latest answers, which members may still rate or remove
-HANDED_OFF_LIMIT = 2000  # help posts the helpers' room was told of, as many as answers that can get a 🙋
 
 
 def _strings(value: Any, what: str) -> list[str]:
@@ -120,7 +117,6 @@ class AdapterState:
         self._direct_rooms: BoundedDict[str, None] = BoundedDict(DIRECT_ROOMS_LIMIT)
         self._handed_back: BoundedDict[tuple[str, str], None] = BoundedDict(HANDED_BACK_LIMIT)
         self._answers: BoundedDict[str, SentAnswer] = BoundedDict(REPLIES_LIMIT)
-        self._handed_off: BoundedDict[str, None] = BoundedDict(HANDED_OFF_LIMIT)
         self.sync_device: str | None = None
         self.sync_token: str | None = None
 
@@ -178,14 +174,6 @@ class AdapterState:
     def forget_answer(self, reply_id: str) -> None:
         self._answers.pop(reply_id, None)
 
-    # -- help posts the helpers heard of ------------------------------------------------
-
-    def handed_off(self, post_id: str) -> bool:
-        return post_id in self._handed_off
-
-    def hand_off(self, post_id: str) -> None:
-        self._handed_off[post_id] = None
-
     # -- the file -------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -194,7 +182,6 @@ class AdapterState:
             "direct_rooms": list(self._direct_rooms),
             "handed_back": [list(pair) for pair in self._handed_back],
             "answers": [[reply_id, a.kind.value, a.post_id] for reply_id, a in self._answers.items()],
-            "handed_off": list(self._handed_off),
         }
         if self.sync_device is not None and self.sync_token is not None:
             data["sync"] = {"device_id": self.sync_device, "next_batch": self.sync_token}
@@ -221,8 +208,6 @@ class AdapterState:
             raise ValueError("answers is not a list")
         for item in answers:
             state.sent_answer(*_answer(item))
-        for post_id in _strings(data.get("handed_off", []), "handed_off"):
-            state.hand_off(post_id)
         sync = data.get("sync")
         if sync is not None:
             sync = _object(sync)

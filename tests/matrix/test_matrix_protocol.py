@@ -39,7 +39,6 @@ from faqbot.platforms.matrix_protocol import (
 )
 from faqbot.platforms.matrix_state import (
     ANSWERED_LIMIT,
-    HANDED_OFF_LIMIT,
     REPLIES_LIMIT,
     AdapterState,
     AnswerKind,
@@ -432,10 +431,7 @@ def test_state_round_trips_and_stays_bounded() -> None:
     for number in range(REPLIES_LIMIT + 5):
         state.sent_answer(f"$answer{number}", SentAnswer(AnswerKind.PASSIVE))
     state.sent_answer("$help", SentAnswer(AnswerKind.HELP_POST, "$post"))
-    for number in range(HANDED_OFF_LIMIT + 5):
-        state.hand_off(f"$post{number}")
     reloaded = AdapterState.from_json(state.to_json())
-    assert not reloaded.handed_off("$post0") and reloaded.handed_off(f"$post{HANDED_OFF_LIMIT + 4}")
     assert reloaded.answer("$answer0") is None and reloaded.answer("$answer9") == SentAnswer(AnswerKind.PASSIVE)
     assert reloaded.answer("$help") == SentAnswer(AnswerKind.HELP_POST, "$post")
     assert not reloaded.answered("$0") and reloaded.answered(f"${ANSWERED_LIMIT + 4}")
@@ -465,8 +461,6 @@ def test_state_round_trips_and_stays_bounded() -> None:
         {"answers": [["$a", ["passive"], None]]},
         {"answers": [["", "passive", None]]},
         {"answers": [["$a", "help post", 5]]},
-        {"handed_off": "$post"},
-        {"handed_off": [5]},
     ],
 )
 def test_state_of_the_wrong_shape_is_refused_whole(data: Any) -> None:
