@@ -11,6 +11,7 @@ silence until the bucket refills.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 
@@ -109,3 +110,20 @@ class FloodControl:
     def remembered(self) -> int:
         """How many buckets are kept (bounded by `memory` each), for tests and health."""
         return len(self._members) + len(self._rooms)
+
+
+# New help posts waiting out their grace period, per process: past the first, a raid of new posts is
+# left to humans; past the second, so is one member's flood (it cannot fill the room left for others).
+HELP_POSTS_WAITING = 1000
+HELP_POSTS_WAITING_PER_POSTER = 3
+
+
+def why_a_help_post_cannot_wait(waiting_posters: Collection[str | None], poster: str | None) -> str | None:
+    """Why a new help post by `poster` gets no answer, given the posters of the posts already
+    waiting out their grace period (None: it may wait, and be answered)."""
+    if len(waiting_posters) >= HELP_POSTS_WAITING:
+        return f"{HELP_POSTS_WAITING} help posts are waiting already"
+    theirs = sum(1 for waiting in waiting_posters if waiting == poster)
+    if poster is not None and theirs >= HELP_POSTS_WAITING_PER_POSTER:
+        return f"{theirs} posts of its poster are waiting already"
+    return None

@@ -13,8 +13,9 @@ one notice that mentions `discord.human_role` and nobody else.
 
 The buttons are `DynamicItem`s: their custom ids say everything needed, so presses on
 answers sent before a restart still work, and discord.py keeps nothing per message.
-At most `MAX_WAITING_POSTS` posts wait out their grace at once; past that (a raid of
-new posts), new ones are left to humans and logged.
+Posts waiting out their grace at once are capped, in all and per poster
+(`flood_control.why_a_help_post_cannot_wait`): past that (a raid of new posts, one member's
+flood), new ones are left to humans and logged.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from faqbot.answering import Overloaded
+from faqbot.flood_control import why_a_help_post_cannot_wait
 from faqbot.render import DISCORD_HUMAN_LABEL, DISCORD_SOLVED_LABEL, DiscordNotice, render_discord
 from faqbot.responder import HelpPost, Reply, ReplyKind
 from faqbot.settings import DiscordSettings
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_WAITING_POSTS = 500  # posts waiting out their grace period at once
 POST_TAG_LIMIT = 5  # Discord: a forum post carries at most five tags (it refuses a sixth with 400)
 SOLVED, HUMAN = "solved", "human"
 _BUTTON_ID = "faqbot:help:{}"
@@ -85,6 +86,7 @@ def help_post_buttons() -> discord.ui.View:
 class _Waiting:
     """A new post in its grace period: what happened in it meanwhile."""
 
+    poster: str | None
     moderator_replied: bool = False
 
 
@@ -152,10 +154,12 @@ class HelpForums:
             return
         if self.client.user is not None and thread.owner_id == self.client.user.id:
             return
-        if len(self._waiting) >= MAX_WAITING_POSTS:
-            log.warning("%d help posts are already waiting: post %s is left to humans", MAX_WAITING_POSTS, thread.id)
+        poster = str(thread.owner_id) if thread.owner_id is not None else None
+        why = why_a_help_post_cannot_wait([waiting.poster for waiting in self._waiting.values()], poster)
+        if why is not None:
+            log.warning("post %s is left to humans: %s", thread.id, why)
             return
-        self._waiting[thread.id] = _Waiting()
+        self._waiting[thread.id] = _Waiting(poster)
         task = asyncio.create_task(self._answer_after_grace(thread.id), name=f"faqbot-help-post-{thread.id}")
         self._tasks.add(task)  # the posts in their grace period, which shutdown cancels
         task.add_done_callback(self._tasks.discard)
@@ -171,7 +175,7 @@ class HelpForums:
         try:
             await asyncio.sleep(self.grace_seconds)
         finally:
-            waiting = self._waiting.pop(thread_id, _Waiting())
+            waiting = self._waiting.pop(thread_id, _Waiting(None))
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.discard(task)  # from here on it is a reply in flight: shutdown lets it finish

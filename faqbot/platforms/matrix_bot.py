@@ -82,6 +82,7 @@ from faqbot.answering import Overloaded
 from faqbot.backoff import Backoff, Deadline, RetryAfter, retry_until
 from faqbot.bot import Bot, Handled
 from faqbot.bounded import BoundedDict
+from faqbot.flood_control import why_a_help_post_cannot_wait
 from faqbot.health import Health, Heartbeat
 from faqbot.platforms.lifecycle import FatalPlatformError, run_adapter
 from faqbot.platforms.matrix_protocol import (
@@ -143,8 +144,6 @@ SEEN_EVENTS_BYTES = 8 << 20  # ... and at most about this much of their text
 REMEMBERED_ANSWERS = 10_000
 REMEMBERED_RATINGS = 10_000
 REMEMBERED_POSTS = 10_000
-PENDING_POSTS_LIMIT = 1000  # help posts in their grace period at once; past it, new ones get no answer
-PENDING_POSTS_PER_POSTER = 3  # ... and of one poster's: a member's flood gets few answers and cannot fill the rest
 REDACT_TRIES = 3
 
 
@@ -905,14 +904,9 @@ class MatrixBot:
 
     def _open_post(self, room: MatrixRoom, incoming: _Incoming, identity: BotIdentity) -> None:
         """A new help post: answered once its grace period is over (`_answer_post`)."""
-        if len(self._pending_posts) >= PENDING_POSTS_LIMIT:
-            logger.warning(
-                "%d help posts wait out their grace period: %s gets no answer", PENDING_POSTS_LIMIT, incoming.event_id
-            )
-            return
-        theirs = sum(1 for pending in self._pending_posts.values() if pending.author == incoming.sender)
-        if theirs >= PENDING_POSTS_PER_POSTER:
-            logger.info("%s gets no answer: %d posts of its poster wait already", incoming.event_id, theirs)
+        why = why_a_help_post_cannot_wait([pending.author for pending in self._pending_posts.values()], incoming.sender)
+        if why is not None:
+            logger.warning("%s gets no answer: %s", incoming.event_id, why)
             return
         text = question_text(incoming.content, identity)[:REMEMBERED_TEXT_CHARS]
         self._posters[incoming.event_id] = incoming.sender

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from faqbot.flood_control import HELP_POSTS_WAITING_PER_POSTER
 from faqbot.platforms.discord_bot import DiscordBot
 from faqbot.store.records import GapReason
 from tests.discord.conftest import GRACE_SECONDS, StartBot
@@ -149,6 +150,21 @@ async def test_a_post_the_bot_is_unsure_of_is_left_alone_and_recorded(fake: Fake
     assert reasons["my tuba sounds flat in the cold\nany ideas"] is GapReason.SILENT
 
 
+async def test_one_members_flood_of_posts_gets_few_answers_and_others_are_answered(
+    fake: FakeDiscord, forum_bot: DiscordBot
+) -> None:
+    """Help posts skip the asks' flood control (a post is a question by construction), so the
+    posts waiting out their grace period are capped per poster too: one member's flood is left to
+    humans past the first few, and cannot fill the room left for everyone else's posts."""
+    flood = [await fake.open_post(TITLE) for _ in range(8)]
+    other = await fake.open_post(TITLE, author_id=OTHER_MEMBER_ID)
+    for post in flood[:HELP_POSTS_WAITING_PER_POSTER]:
+        await answer_in(fake, post)
+    await answer_in(fake, other)  # opened after the flood, answered after their grace periods
+    await asyncio.sleep(0.5)  # what else the flood would have been answered with has arrived by now
+    assert [len(in_post(fake, post)) for post in flood[HELP_POSTS_WAITING_PER_POSTER:]] == [0] * 5
+
+
 # -- left to humans -------------------------------------------------------------------------------
 
 
@@ -162,7 +178,7 @@ async def test_tagged_posts_and_posts_a_moderator_answered_are_left_to_humans(
     await fake.member_says(
         "Use the reset link on the login page", channel_id=moderated.thread_id, author_id=MODERATOR_ID
     )
-    chatted = await fake.open_post(TITLE)
+    chatted = await fake.open_post(TITLE, author_id=HELPER_ID)  # one member's fourth waiting post is left to humans
     await fake.member_says("same problem here", channel_id=chatted.thread_id, author_id=OTHER_MEMBER_ID)
 
     await answer_in(fake, chatted)  # a member's reply is not a moderator's

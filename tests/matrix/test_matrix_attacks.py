@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from nio import RoomCreateResponse, RoomGetStateEventResponse, RoomPutStateResponse
 
-from faqbot.platforms import matrix_bot
+from faqbot.flood_control import HELP_POSTS_WAITING_PER_POSTER
 from faqbot.platforms.matrix_bot import MatrixBot
 from tests.matrix.conftest import MakeMember, Member, RunBot, sentinel, stop_bot, token_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
@@ -139,7 +139,7 @@ async def test_a_flood_of_help_posts_from_one_member_gets_few_answers_and_other_
     await bystander.reply_to(neighbour, bot.user_id)
     await asyncio.sleep(1.0)
     answered = [post for post in flood if member.replies_to(post, bot.user_id)]
-    assert len(answered) <= matrix_bot.PENDING_POSTS_PER_POSTER, f"{len(answered)} of 12 flooded posts answered"
+    assert len(answered) <= HELP_POSTS_WAITING_PER_POSTER, f"{len(answered)} of 12 flooded posts answered"
 
 
 # -- who is a moderator -------------------------------------------------------------------

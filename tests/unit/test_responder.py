@@ -2,7 +2,13 @@ from pathlib import Path
 
 import numpy as np
 
-from faqbot.flood_control import FloodControl, Rate
+from faqbot.flood_control import (
+    HELP_POSTS_WAITING,
+    HELP_POSTS_WAITING_PER_POSTER,
+    FloodControl,
+    Rate,
+    why_a_help_post_cannot_wait,
+)
 from faqbot.matching.calibration import LEXICAL
 from faqbot.matching.decision import Why
 from faqbot.matching.vectors import SemanticIndex
@@ -250,3 +256,13 @@ def test_passive_off_from_the_settings_covers_threads_of_that_channel(small_know
     assert say(responder, "do you block threads?", room="elsewhere") is not None
     responder.set_passive("quiet", True)  # a moderator's choice wins over the settings
     assert say(responder, "do you block bluesky?", room="quiet") is not None
+
+
+def test_help_posts_waiting_are_capped_in_all_and_per_poster() -> None:
+    others = [f"member-{n}" for n in range(HELP_POSTS_WAITING - 1)]
+    assert why_a_help_post_cannot_wait(others, "alice") is None
+    assert "help posts are waiting" in (why_a_help_post_cannot_wait([*others, "bob"], "alice") or "")
+    flood = ["alice"] * HELP_POSTS_WAITING_PER_POSTER
+    assert "of its poster" in (why_a_help_post_cannot_wait(flood, "alice") or "")
+    assert why_a_help_post_cannot_wait(flood, "bob") is None
+    assert why_a_help_post_cannot_wait([None] * 5, None) is None  # a poster nobody knows is not one flood
