@@ -1,6 +1,6 @@
 """Fit the confidence calibration and the decision bars on training/validation data only.
 
-    python bench/tune.py [--shared ../shared] [--matcher encoder|lexical]
+    python bench/tune.py [--shared ../shared] [--matcher encoder|lexical] [--passive-model]
 
 Dev data (never a test split, never StackFAQ, which has no dev split):
 - HINT3 (no validation split): 5-fold cross-validation on each train split; in each fold
@@ -13,7 +13,8 @@ It fits the logistic weights of `faqbot/matching/calibration.py` (each dev set w
 the same), then picks that calibration's explicit bar and margin (best mean of the dev
 sets' explicit measure) and the passive bars (`tune_passive`: most correct passive
 answers on the vmst.io dev questions within budgets of dev IRC lines, off-topic lines
-and wrong answers answered). Prints the constants to paste.
+and wrong answers answered). Prints the constants to paste. `--passive-model` only
+cross-validates a passive-only logistic against that passive rule (`compare_passive_rules`).
 """
 
 from __future__ import annotations
@@ -269,13 +270,17 @@ class PassiveEvidence:
 
     def measure(self, bars: Thresholds) -> tuple[float, float, float, float]:
         """(member questions answered right, answered wrong, chat lines answered, off-topic lines answered)."""
-        answered = self.answered(bars)
-        members = self.member.sum()
+        return self.shares(self.answered(bars))
+
+    def shares(self, answered: np.ndarray, part: np.ndarray | None = None) -> tuple[float, float, float, float]:
+        """`measure`'s shares for the rows `answered` marks, within the rows `part` selects (all by default)."""
+        part = np.ones(len(answered), dtype=bool) if part is None else part
+        members = max(1, (part & self.member).sum())
         return (
-            (answered & self.member & self.correct).sum() / members,
-            (answered & self.member & ~self.correct).sum() / members,
-            (answered & self.chat).sum() / max(1, self.chat.sum()),
-            (answered & self.offtopic).sum() / max(1, self.offtopic.sum()),
+            (answered & part & self.member & self.correct).sum() / members,
+            (answered & part & self.member & ~self.correct).sum() / members,
+            (answered & part & self.chat).sum() / max(1, (part & self.chat).sum()),
+            (answered & part & self.offtopic).sum() / max(1, (part & self.offtopic).sum()),
         )
 
 
@@ -319,13 +324,191 @@ def tune_passive(rows: list[Row], explicit: Thresholds, log=print) -> Thresholds
     return chosen
 
 
+# -- a passive-only model, cross-validated against the rule above (issue 12) ------------------------
+
+PASSIVE_MODEL_FEATURES = (
+    "confidence", "score", "margin", "semantic", "contrast", "word_contrast", "known", "coverage", "phrasing", "text",
+)  # fmt: skip
+OFFTOPIC_WEIGHT = 3.0  # an off-topic line weighs three member questions in the fit: its budget is the tightest
+
+
+def passive_model_features(ranked: list) -> tuple[float, ...]:
+    """What `PASSIVE_MODEL_FEATURES` names, for the ranked best candidate."""
+    best = ranked[0]
+    rival = ranked[1].score if len(ranked) > 1 else 0.0
+    return (
+        best.confidence, best.score, best.score - rival, best.semantic_score, best.contrast, best.word_contrast,
+        best.known, best.coverage, best.phrasing_score, best.text_score,
+    )  # fmt: skip
+
+
+class PassiveModelRows:
+    """The dev rows a passive model would judge: those the current rule's screens and the explicit
+    bar let through (a passive answer needs what an explicit one needs; the word screens run before
+    the model), with their features, kinds and labels; the others stay silent."""
+
+    def __init__(self, rows: list[Row], bars: Thresholds) -> None:
+        evidence = PassiveEvidence(rows)
+        self.evidence = evidence
+        self.candidate = (
+            evidence.eligible
+            & (evidence.confidence >= bars.explicit_answer)
+            & (evidence.score >= bars.suggest)
+            & (evidence.best_coverage >= bars.passive_coverage)
+            & ((evidence.word_contrast >= bars.passive_words) | (evidence.phrasing >= VOUCHED_PHRASING))
+        )
+        nothing = (0.0,) * len(PASSIVE_MODEL_FEATURES)
+        self.x = np.array([passive_model_features(r.ranked) if r.ranked else nothing for r in rows])
+        self.right = evidence.member & evidence.correct
+        self.measure = evidence.shares
+
+
+def within_budgets(right_wrong_chat_offtopic: tuple[float, float, float, float], wrong_budget: float) -> bool:
+    _, wrong, chat, offtopic = right_wrong_chat_offtopic
+    return chat <= PASSIVE_BUDGET and offtopic <= OFFTOPIC_BUDGET and wrong <= wrong_budget
+
+
+def fit_passive_model(
+    data: PassiveModelRows, train: np.ndarray, wrong_budget: float = WRONG_BUDGET
+) -> tuple[list[float], float, float]:
+    """Weights, bias and bar of a passive-only logistic fitted on the `train` rows: the
+    probability bar with the most right answers that keeps the train rows within the budgets."""
+    fitted = train & data.candidate
+    e = data.evidence
+    xs = [tuple(x) for x in data.x[fitted]]
+    ys = data.right[fitted].tolist()
+    ws = [OFFTOPIC_WEIGHT if o else 1.0 for o in e.offtopic[fitted]]
+    weights, bias = fit_logistic(xs, ys, ws)
+    p = passive_model_probability(data, weights, bias)
+    best, bar = None, 1.01
+    for candidate_bar in sorted(set(p[fitted].tolist())):
+        measured = data.measure(data.candidate & (p >= candidate_bar), train)
+        if not within_budgets(measured, wrong_budget):
+            continue
+        key = (round(measured[0], 6), -(measured[2] + measured[3]))
+        if best is None or key > best:
+            best, bar = key, candidate_bar
+    return weights, bias, bar
+
+
+def passive_model_probability(data: PassiveModelRows, weights: list[float], bias: float) -> np.ndarray:
+    z = np.clip(data.x @ np.array(weights) + bias, -30.0, 30.0)
+    return 1 / (1 + np.exp(-z))
+
+
+def matched_operating_point(
+    data: PassiveModelRows, probability: np.ndarray, rule: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """The model's most right answers with no more wrong, chat or off-topic answers than `rule` gave."""
+    everything = np.ones(len(probability), dtype=bool)
+    best = (0.0, 0.0, 0.0, 0.0)
+    for bar in sorted(set(probability[data.candidate].tolist())):
+        measured = data.measure(data.candidate & (probability >= bar), everything)
+        if all(m <= r + 1e-12 for m, r in zip(measured[1:], rule[1:], strict=True)) and measured[0] > best[0]:
+            best = measured
+    return best
+
+
+def stratified_folds(rows: list[Row], seed: int) -> np.ndarray:
+    """Each row's fold, member questions, chat lines and off-topic lines each dealt evenly."""
+    rng = random.Random(seed)
+    fold = np.zeros(len(rows), dtype=int)
+    kinds: dict[str, list[int]] = {}
+    for n, r in enumerate(rows):
+        kinds.setdefault("member" if r.in_scope else "offtopic" if is_offtopic(r.item) else "chat", []).append(n)
+    for members in kinds.values():
+        rng.shuffle(members)
+        for position, n in enumerate(members):
+            fold[n] = position % FOLDS
+    return fold
+
+
+def compare_passive_rules(rows: list[Row], shipped: Thresholds, seeds: int = 5, log=print) -> dict:
+    """5-fold cross-validation on the vmst.io dev rows, the same folds for each rule: the passive-only
+    model (fitted and its bar chosen on four folds), the current rule with its bars re-chosen on the
+    same four folds (`tune_passive`), both measured on the fifth; and the shipped bars (chosen on all
+    dev rows, so in-sample). Returns the pooled out-of-fold shares per rule and seed."""
+    data = PassiveModelRows(rows, shipped)
+    explicit = replace(shipped, passive_answer=shipped.explicit_answer, passive_contrast=-100.0, passive_known=0.0)
+    models = {"model": WRONG_BUDGET, "model, 0 wrong": 0.0}  # the rule's bars leave no dev member answered wrongly
+    names = (*models, "rule re-chosen", "rule shipped")
+    pooled: dict[str, list] = {name: [] for name in (*names, "model at the rule's rates")}
+    shipped_answered = data.evidence.answered(shipped)
+    for seed in range(seeds):
+        fold = stratified_folds(rows, seed)
+        answered = {name: np.zeros(len(rows), dtype=bool) for name in names}
+        per_fold = {name: [] for name in names}
+        out_of_fold = np.zeros(len(rows))
+        for k in range(FOLDS):
+            held, train = fold == k, fold != k
+            for name, wrong_budget in models.items():
+                weights, bias, bar = fit_passive_model(data, train, wrong_budget)
+                probability = passive_model_probability(data, weights, bias)
+                answered[name] |= held & data.candidate & (probability >= bar)
+                out_of_fold[held] = probability[held]
+            train_rows = [r for r, t in zip(rows, train, strict=True) if t]
+            bars = tune_passive(train_rows, explicit, log=lambda _line: None)
+            answered["rule re-chosen"] |= held & data.evidence.answered(bars)
+            answered["rule shipped"] |= held & shipped_answered
+            for name in names:
+                per_fold[name].append(data.measure(answered[name], held))
+            if seed == 0:
+                log(
+                    f"seed 0 fold {k}: last model's bar {bar:.3f}; rule re-chosen passive_answer="
+                    f"{bars.passive_answer:.3f} known={bars.passive_known} contrast={bars.passive_contrast}"
+                )
+        everything = np.ones(len(rows), dtype=bool)
+        matched = matched_operating_point(data, out_of_fold, data.measure(answered["rule re-chosen"], everything))
+        pooled["model at the rule's rates"].append(matched)
+        log(
+            f"seed {seed} model at the re-chosen rule's out-of-fold rates (bar chosen on the out-of-fold "
+            f"probabilities, so optimistic): right {matched[0]:.3f} wrong {matched[1]:.3f} chat {matched[2]:.2%} "
+            f"off-topic {matched[3]:.2%}"
+        )
+        for name in models:
+            gain = np.array(per_fold[name])[:, 0] - np.array(per_fold["rule re-chosen"])[:, 0]
+            log(f"seed {seed} {name} - rule re-chosen, right per fold: {gain.mean():+.3f} ± {gain.std(ddof=1):.3f} sd")
+        for name in names:
+            pooled[name].append(data.measure(answered[name], everything))
+            folds = np.array(per_fold[name])
+            if seed == 0:
+                for k, (right, wrong, chat, offtopic) in enumerate(folds):
+                    log(
+                        f"  seed 0 fold {k} {name:15}: right {right:.3f} wrong {wrong:.3f} "
+                        f"chat {chat:.2%} off-topic {offtopic:.2%}"
+                    )
+            log(
+                f"seed {seed} {name:15}: pooled right {pooled[name][-1][0]:.3f} wrong {pooled[name][-1][1]:.3f} "
+                f"chat {pooled[name][-1][2]:.2%} off-topic {pooled[name][-1][3]:.2%}; "
+                f"per fold right {folds[:, 0].mean():.3f} ± {folds[:, 0].std(ddof=1):.3f} (sd), "
+                f"off-topic {folds[:, 3].mean():.2%} ± {folds[:, 3].std(ddof=1):.2%}"
+            )
+    for name in pooled:
+        shares = np.array(pooled[name])
+        log(
+            f"over {seeds} seeds {name:26}: right {shares[:, 0].mean():.3f} (sd {shares[:, 0].std(ddof=1):.3f}) "
+            f"wrong {shares[:, 1].mean():.3f} chat {shares[:, 2].mean():.2%} off-topic {shares[:, 3].mean():.2%}"
+        )
+    return pooled
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--matcher", choices=MATCHERS, default=DEFAULT_MATCHER, help="the matcher to tune")
     parser.add_argument("--grid", action="store_true", help="also print every passive bar tried")
+    parser.add_argument(
+        "--passive-model", action="store_true",
+        help="only cross-validate a passive-only model against the current passive rule on the vmst.io dev rows",
+    )  # fmt: skip
     args = parser.parse_args()
     vectors = load_matcher(args.matcher)
+    if args.passive_model:
+        vmst = vmstio(args.shared)
+        index = MatchIndex(vmst.entries, vectors=vectors)
+        rows = [Row(q, index.rank(q.question, 5)) for q in vmst.dev]
+        compare_passive_rules(rows, index.thresholds)
+        return 0
     sets = dev_sets(args.shared, vectors)
     calibration = tune(
         sets, vectors is not None, log=lambda line: print(line) if args.grid or not line.startswith("  ") else None
