@@ -272,21 +272,18 @@ class SqlStore:
         return True
 
     def mark_removed(self, platform: str, reply_id: str, at: float | None = None) -> bool:
-        at = self._clock() if at is None else at
-        with self._transaction(write=True) as run:
-            cursor = run(
-                "UPDATE faqbot_interactions SET removed_at = COALESCE(removed_at, ?)"
-                " WHERE platform = ? AND reply_id = ?",
-                (at, clean_id(platform), clean_id(reply_id)),
-            )
-            return cursor.rowcount > 0
+        return self._mark_reply("removed_at", platform, reply_id, at)
 
     def mark_handed_off(self, platform: str, reply_id: str, at: float | None = None) -> bool:
+        return self._mark_reply("handed_off_at", platform, reply_id, at)
+
+    def _mark_reply(self, column: str, platform: str, reply_id: str, at: float | None) -> bool:
+        """Set the time `column` of the reply `reply_id` once (the first time is kept); False when
+        no such reply is recorded. `column` is one of ours, never from input."""
         at = self._clock() if at is None else at
         with self._transaction(write=True) as run:
             cursor = run(
-                "UPDATE faqbot_interactions SET handed_off_at = COALESCE(handed_off_at, ?)"
-                " WHERE platform = ? AND reply_id = ?",
+                f"UPDATE faqbot_interactions SET {column} = COALESCE({column}, ?) WHERE platform = ? AND reply_id = ?",
                 (at, clean_id(platform), clean_id(reply_id)),
             )
             return cursor.rowcount > 0
