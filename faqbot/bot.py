@@ -35,7 +35,7 @@ from faqbot.responder import (
     Verdict,
 )
 from faqbot.sources.model import Knowledge
-from faqbot.store.interface import StoreError
+from faqbot.store.interface import Store, StoreError
 from faqbot.store.recorder import BackgroundRecorder
 from faqbot.store.records import interaction_for
 
@@ -239,24 +239,26 @@ class Bot:
     def _handed_off_before(self, reply_id: str) -> bool:
         """Whether the store says helpers were already told about the post `reply_id` answered.
         Unknown when the store is unavailable: then False (telling them twice beats never)."""
-        if self.recorder is None:
-            return False
-        try:
-            record = self.recorder.store.find_reply(self.platform, reply_id)
-        except StoreError as error:
-            log.warning("cannot tell whether %s was handed off: %s", reply_id, error)
-            return False
-        return record is not None and record.handed_off
+
+        def handed_off(store: Store) -> bool:
+            record = store.find_reply(self.platform, reply_id)
+            return record is not None and record.handed_off
+
+        return self._store_says(handed_off, f"whether {reply_id} was handed off")
 
     def is_asker(self, reply_id: str, user_id: str) -> bool:
         """Whether `user_id` asked the question `reply_id` answered (a store read: call it from
         `in_worker`). Unknown when the store is unavailable: then False."""
+        return self._store_says(lambda store: store.is_asker(self.platform, reply_id, user_id), f"who asked {reply_id}")
+
+    def _store_says(self, read: Callable[[Store], bool], what: str) -> bool:
+        """A yes-or-no read of the store; no when there is none, or it cannot be read (logged)."""
         if self.recorder is None:
             return False
         try:
-            return self.recorder.store.is_asker(self.platform, reply_id, user_id)
+            return read(self.recorder.store)
         except StoreError as error:
-            log.warning("cannot tell who asked %s: %s", reply_id, error)
+            log.warning("cannot tell %s: %s", what, error)
             return False
 
     def teach(self, text: str, entry_id: str) -> bool:
