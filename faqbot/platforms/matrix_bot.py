@@ -95,7 +95,6 @@ from faqbot.platforms.matrix_protocol import (
     Trouble,
     classify_error,
     classify_exception,
-    describe_unreachable,
     ignored,
     incoming_message,
     inviter_allowed,
@@ -126,6 +125,7 @@ from faqbot.platforms.matrix_store import (
     StoreUnavailable,
     close_store,
 )
+from faqbot.platforms.network import describe_network_error
 from faqbot.responder import HelpPost, IncomingMessage, RepliedMessage, Reply, ReplyKind
 from faqbot.settings import Settings
 from faqbot.state_folder import StateFolder
@@ -410,7 +410,7 @@ class MatrixBot:
         """For `retry_until`: a line for what retrying may fix, None for what it cannot."""
         if isinstance(error, HomeserverTrouble | StoreUnavailable):
             return str(error)
-        return describe_unreachable(self.config.homeserver, error, self.config.request_timeout)
+        return describe_network_error(self.config.homeserver, error, self.config.request_timeout)
 
     def _trouble(self, response: ErrorResponse, doing: str, fatal: tuple[Trouble, ...]) -> Exception:
         """The exception for an error answer while `doing` something: `fatal` troubles stop

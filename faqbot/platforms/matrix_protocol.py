@@ -21,17 +21,16 @@ from enum import Enum
 from typing import Any
 from urllib.parse import quote, unquote
 
-import aiohttp
 from nio.exceptions import LocalProtocolError, MembersSyncError, SendRetryError
 
 from faqbot.matching.text import addressee
+from faqbot.platforms.network import describe_network_error, one_line
 from faqbot.render import render_matrix
 from faqbot.responder import IncomingMessage, RepliedMessage, Reply
 
 HTML_FORMAT = "org.matrix.custom.html"
 MODERATOR_POWER_LEVEL = 50  # the usual line: Element's "Moderator" role
 REMEMBERED_TEXT_CHARS = 2000  # a replied-to member's words kept for a correction (the store keeps as many)
-_SERVER_MESSAGE_CHARS = 160  # a homeserver's error text in our log line; some quote whole keys back
 
 
 # -- reading an event's content ------------------------------------------------------------
@@ -406,12 +405,6 @@ _DEFAULT_RETRY_AFTER = 5.0  # what matrix-nio assumes when a 429 names no time
 _LONGEST_RETRY_AFTER = 3600.0
 
 
-def one_line(text: str, limit: int = _SERVER_MESSAGE_CHARS) -> str:
-    """`text` on one line, cut to `limit` characters: for a log line that quotes a server."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def classify_error(
     errcode: str | None, http_status: int | None, message: str = "", retry_after_ms: object = None
 ) -> Failure:
@@ -435,39 +428,13 @@ def classify_error(
     return Failure(Trouble.PERMANENT, description)
 
 
-def describe_unreachable(url: str, error: BaseException, timeout: float) -> str | None:
-    """One line saying why `url` could not be talked to, or None when `error` is not about
-    reaching it (a bug, a local problem), which retrying would not fix."""
-    if isinstance(error, TimeoutError):  # aiohttp's and asyncio's timeouts are TimeoutErrors too
-        return f"{url} did not answer within {timeout:g} s"
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return f"cannot find the host of {url}: {_reason(error.os_error)}"
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return f"{url} has a TLS certificate this machine does not trust: {one_line(str(error.certificate_error))}"
-    if isinstance(error, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
-        return f"TLS with {url} failed ({one_line(str(error))}): is it an http:// server?"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot reach {url}: {_reason(error.os_error)}"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return f"{url} closed the connection without answering"
-    if isinstance(error, aiohttp.ClientError | ConnectionError):
-        return f"talking to {url} failed: {type(error).__name__}: {one_line(str(error))}"
-    return None
-
-
 def classify_exception(url: str, error: BaseException, timeout: float) -> Failure:
     """What an exception raised by a request means. Not reaching the homeserver is
     transient; anything else (a local bug, an encryption store that cannot be written)
     gets a few tries, never a retry loop that blocks other rooms."""
-    unreachable = describe_unreachable(url, error, timeout)
+    unreachable = describe_network_error(url, error, timeout)
     if unreachable is not None:
         return Failure(Trouble.TRANSIENT, unreachable)
     if isinstance(error, LocalProtocolError) and not isinstance(error, MembersSyncError | SendRetryError):
         return Failure(Trouble.PERMANENT, one_line(str(error)))  # e.g. a room the bot has left
     return Failure(Trouble.DOUBTFUL, f"{type(error).__name__}: {one_line(str(error))}")
-
-
-def _reason(os_error: OSError) -> str:
-    if isinstance(os_error, ConnectionRefusedError):
-        return "connection refused"
-    return (os_error.strerror or str(os_error) or type(os_error).__name__).lower()

@@ -6,6 +6,7 @@ the shape the state files must have.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import random
 import time
@@ -18,12 +19,13 @@ from faqbot.platforms.matrix_bot import MatrixConfig
 from faqbot.platforms.matrix_protocol import (
     REMEMBERED_TEXT_CHARS,
     BotIdentity,
+    Failure,
     Feedback,
     MessageContent,
     Reaction,
     Trouble,
     classify_error,
-    describe_unreachable,
+    classify_exception,
     incoming_message,
     is_moderator,
     member_text,
@@ -412,10 +414,12 @@ def test_rate_limits_carry_their_wait_and_server_messages_stay_one_short_line() 
     assert "not a Matrix answer" in classify_error(None, 404, "unknown error").description
 
 
-def test_a_timeout_names_the_url_and_the_wait() -> None:
+def test_only_not_reaching_the_homeserver_is_retried_as_transient() -> None:
     url = "https://m.example.org"
-    assert describe_unreachable(url, TimeoutError(), 7) == f"{url} did not answer within 7 s"
-    assert describe_unreachable(url, KeyError("bug"), 7) is None
+    assert classify_exception(url, TimeoutError(), 7) == Failure(Trouble.TRANSIENT, f"{url} did not answer within 7 s")
+    # A full disk under the encryption store is no reason to wait for the homeserver.
+    assert classify_exception(url, OSError(errno.ENOSPC, "No space left on device"), 7).trouble is Trouble.DOUBTFUL
+    assert classify_exception(url, KeyError("bug"), 7).trouble is Trouble.DOUBTFUL
 
 
 # -- the state files ----------------------------------------------------------------------------
