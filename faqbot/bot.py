@@ -202,7 +202,9 @@ class Bot:
         if interaction is not None:
             self.recorder.record(interaction)
 
-    def help_outcome(self, reply_id: str, user_id: str, solved: bool, moderator: bool = False) -> HelpOutcome:
+    def help_outcome(
+        self, reply_id: str, user_id: str, solved: bool, moderator: bool = False, given_by: str | None = None
+    ) -> HelpOutcome:
         """The poster (or a moderator) says the answer `reply_id` solved it, or that they need a
         human: recorded as 👍 / 👎; a human is asked for once per post, within the hand-off rate.
         Reads the store after a restart (call it from `in_worker`)."""
@@ -211,7 +213,7 @@ class Bot:
         is_poster = known[1] == user_id if known is not None else self.is_asker(reply_id, user_id)
         if not (is_poster or moderator):
             return HelpOutcome(accepted=False, solved=solved)
-        self.rated(reply_id, user_id, solved)
+        self.rated(reply_id, user_id, solved, given_by)
         if solved or post_id in self._handed_off:
             return HelpOutcome(accepted=True, solved=solved)
         self._handed_off[post_id] = True
@@ -226,10 +228,16 @@ class Bot:
 
     # -- feedback ---------------------------------------------------------------------------
 
-    def rated(self, reply_id: str, user_id: str, helpful: bool | None) -> None:
-        """👍 (True), 👎 (False) or a rating taken back (None) on one of the bot's replies."""
+    def rated(self, reply_id: str, user_id: str, helpful: bool | None, given_by: str | None = None) -> None:
+        """👍 (True), 👎 (False) or a rating taken back (None) on one of the bot's replies;
+        `given_by` names the reaction that gives or takes it (see `Store.rate`)."""
         if self.recorder is not None:
-            self.recorder.rate(self.platform, reply_id, user_id, helpful)
+            self.recorder.rate(self.platform, reply_id, user_id, helpful, given_by)
+
+    def reaction_redacted(self, reaction_id: str) -> None:
+        """A reaction was redacted: the rating it gave goes, if it still stands (after a restart too)."""
+        if self.recorder is not None:
+            self.recorder.take_back_rating(self.platform, reaction_id)
 
     def removed(self, reply_id: str) -> None:
         """One of the bot's replies was removed (by its asker or a moderator)."""

@@ -583,17 +583,19 @@ class DiscordBot(discord.AutoShardedClient):
             return
         emoji = _emoji(payload.emoji.name)
         if emoji in _RATINGS:
-            self.core.rated(str(payload.message_id), str(payload.user_id), _RATINGS[emoji])
+            self.core.rated(str(payload.message_id), str(payload.user_id), _RATINGS[emoji], given_by=emoji)
         elif emoji == _emoji(REMOVE_EMOJI):
             with self.in_flight():
                 await self._remove(payload)
 
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        """👍 / 👎 taken back: so is the rating (Discord does not say whose message it was; the store knows)."""
+        """👍 / 👎 taken back: so is the rating it gave, not one the other gave since (Discord does not
+        say whose message it was; the store knows)."""
         if self.user is None or payload.user_id == self.user.id or self.stopping or payload.emoji.id is not None:
             return
-        if _emoji(payload.emoji.name) in _RATINGS:
-            self.core.rated(str(payload.message_id), str(payload.user_id), None)
+        emoji = _emoji(payload.emoji.name)
+        if emoji in _RATINGS:
+            self.core.rated(str(payload.message_id), str(payload.user_id), None, given_by=emoji)
 
     async def _remove(self, payload: discord.RawReactionActionEvent) -> None:
         """Delete the answer if a moderator asks, or its asker (the store says who asked, after a restart too)."""

@@ -10,7 +10,7 @@ core's calls and its replies into events:
   itself, seen in the sync or fetched once: Matrix dropped reply fallbacks), then
   `Bot.ahandle`; the answer goes out as a reply (to the member's message a moderator
   pointed at, in that message's thread, when the core says so) and `Bot.sent` records it;
-- reactions on the bot's answers: 👍 / 👎 rate them (a redaction takes a rating back); 🗑️
+- reactions on the bot's answers: 👍 / 👎 rate them (a redaction takes it back, after a restart too); 🗑️
   from the asker (per the store after a restart) or a moderator redacts a passive answer;
 - help rooms (`matrix.help_rooms`): each new top-level message is a help post, answered
   once after `chat.help_grace_seconds` unless a moderator replied in its thread first, in
@@ -142,7 +142,6 @@ INVITES_LIMIT = 1000
 SEEN_EVENTS_LIMIT = 5000  # messages remembered for the replies that point at them
 SEEN_EVENTS_BYTES = 8 << 20  # ... and at most about this much of their text
 REMEMBERED_ANSWERS = 10_000
-REMEMBERED_RATINGS = 10_000
 REMEMBERED_POSTS = 10_000
 REDACT_TRIES = 3
 
@@ -301,8 +300,6 @@ class MatrixBot:
         self._seen: BoundedDict[str, _Seen] = BoundedDict(SEEN_EVENTS_LIMIT, SEEN_EVENTS_BYTES, _seen_size)
         # Who asked what each latest answer answers (in memory only: the store knows after a restart).
         self._askers: BoundedDict[str, str] = BoundedDict(REMEMBERED_ANSWERS)
-        # 👍 / 👎 (and ✅ / 🙋) reactions on answers, so a redaction of one takes its rating back (in memory only).
-        self._ratings: BoundedDict[str, tuple[str, str]] = BoundedDict(REMEMBERED_RATINGS)
         self._posters: BoundedDict[str, str] = BoundedDict(REMEMBERED_POSTS)  # help post -> who opened it
         self._pending_posts: dict[str, _PendingPost] = {}
         self._creators: dict[str, frozenset[str]] = {}  # per joined room, from its m.room.create
@@ -1049,17 +1046,18 @@ class MatrixBot:
         feedback, reply_id = reaction.feedback, reaction.target
         try:
             if feedback in (Feedback.HELPFUL, Feedback.UNHELPFUL):
-                self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL)
-                self._ratings[reaction_id] = (reply_id, sender)
+                # Given by this reaction: its redaction takes back this rating only, after a restart too.
+                self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL, given_by=reaction_id)
             elif feedback is Feedback.REMOVE and answer.kind is AnswerKind.PASSIVE:
                 if self._is_moderator(room, sender) or await self._asked(reply_id, sender):
                     await self._remove(room.room_id, reply_id)
             elif feedback in (Feedback.SOLVED, Feedback.HUMAN) and answer.kind is AnswerKind.HELP_POST:
                 moderator = self._is_moderator(room, sender)
                 solved = feedback is Feedback.SOLVED
-                outcome = await self.bot.in_worker(self.bot.help_outcome, reply_id, sender, solved, moderator)
-                if outcome.accepted:  # kept as a 👍 / 👎, so a redaction takes it back as it does theirs
-                    self._ratings[reaction_id] = (reply_id, sender)
+                # Kept as a 👍 / 👎 given by this reaction, so a redaction takes it back as it does theirs.
+                outcome = await self.bot.in_worker(
+                    self.bot.help_outcome, reply_id, sender, solved, moderator, reaction_id
+                )
                 if outcome.notify and answer.post_id is not None:
                     self._hand_off(room, answer.post_id)
         except asyncio.CancelledError:
@@ -1102,9 +1100,7 @@ class MatrixBot:
                 return
             redacted = event.redacts
             self._seen.pop(redacted, None)  # deleted words are not taught
-            rating = self._ratings.pop(redacted, None)
-            if rating is not None:
-                self.bot.rated(rating[0], rating[1], None)
+            self.bot.reaction_redacted(redacted)  # the store knows whether a reaction of ours gave a rating
             pending = self._pending_posts.pop(redacted, None)
             if pending is not None and pending.task is not None:
                 pending.task.cancel()

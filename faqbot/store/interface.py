@@ -8,6 +8,7 @@ reads run in a thread.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from faqbot.store.records import AnswerRecord, EntryCounts, GapRecord, Interaction, LearnedPhrasing, OutcomeCounts
@@ -46,9 +47,26 @@ class Store(Protocol):
         """Store one handled question; returns its record id."""
         ...
 
-    def rate(self, platform: str, reply_id: str, user_id: str, helpful: bool | None, at: float | None = None) -> bool:
+    def rate(
+        self,
+        platform: str,
+        reply_id: str,
+        user_id: str,
+        helpful: bool | None,
+        at: float | None = None,
+        given_by: str | None = None,
+    ) -> bool:
         """A member's 👍 (True) or 👎 (False) on the reply `reply_id`, or None to take it
-        back; one rating per member per reply. False when no such reply is recorded."""
+        back; one rating per member per reply. `given_by` names what gave it (a reaction's
+        event id, an emoji): taken back with a `given_by`, only a rating it gave goes, so
+        removing a 👍 does not take back the 👎 that replaced it. False when no such reply
+        is recorded."""
+        ...
+
+    def take_back_ratings(self, platform: str, given_by: Sequence[str]) -> int:
+        """The reactions `given_by` (event ids) were redacted: the ratings they gave go, where they
+        still stand; how many went. Needs neither the reply nor the member, which a redaction does
+        not name."""
         ...
 
     def mark_removed(self, platform: str, reply_id: str, at: float | None = None) -> bool:

@@ -38,6 +38,7 @@ from faqbot.store.records import Interaction, phrasing_key
 log = logging.getLogger("faqbot.store")
 
 DEFAULT_CAPACITY = 10_000
+TAKE_BACKS_PER_WRITE = 500  # redactions looked up in one statement
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class BackgroundRecorder:
         self._retention_every = retention_every
         self._report_every = report_every
         self._pending: deque[_Write] = deque()
-        self._condition = threading.Condition()
+        self._condition = threading.Condition()  # re-entrant: a take-back queues a write while holding it
+        self._waiting_take_backs: tuple[str, list[str], _Write] | None = None
         self._in_flight = 0
         self._stopping = False
         self._give_up = threading.Event()  # set by close(): stop retrying, whatever still waits
@@ -168,10 +170,30 @@ class BackgroundRecorder:
             interaction = replace(interaction, at=self._clock())
         return self._enqueue(_Write("an interaction", lambda store: store.record_interaction(interaction)))
 
-    def rate(self, platform: str, reply_id: str, user_id: str, helpful: bool | None) -> bool:
-        """Queue a member's 👍 (True) / 👎 (False) on a reply, or None to take it back."""
+    def rate(
+        self, platform: str, reply_id: str, user_id: str, helpful: bool | None, given_by: str | None = None
+    ) -> bool:
+        """Queue a member's 👍 (True) / 👎 (False) on a reply, or None to take it back (`Store.rate`)."""
         at = self._clock()
-        return self._enqueue(_Write("a rating", lambda store: store.rate(platform, reply_id, user_id, helpful, at)))
+        return self._enqueue(
+            _Write("a rating", lambda store: store.rate(platform, reply_id, user_id, helpful, at, given_by))
+        )
+
+    def take_back_rating(self, platform: str, given_by: str) -> bool:
+        """Queue taking back the rating the reaction `given_by` gave, if any (`Store.take_back_ratings`).
+        Every redaction comes here (which of them were reactions is known only to the store), so
+        a moderation bot's storm of redactions joins the write still waiting instead of filling the queue."""
+        with self._condition:
+            waiting = self._waiting_take_backs
+            if waiting is not None and waiting[0] == platform and len(waiting[1]) < TAKE_BACKS_PER_WRITE:
+                waiting[1].append(given_by)
+                return True
+            ids = [given_by]
+            write = _Write("ratings taken back", lambda store: store.take_back_ratings(platform, ids))
+            queued = self._enqueue(write)
+            if queued:
+                self._waiting_take_backs = (platform, ids, write)
+            return queued
 
     def mark_removed(self, platform: str, reply_id: str) -> bool:
         """Queue the removal of one of the bot's replies."""
@@ -252,6 +274,8 @@ class BackgroundRecorder:
                 if self._stopping:
                     return
                 write = self._pending.popleft() if self._pending else None
+                if self._waiting_take_backs is not None and write is self._waiting_take_backs[2]:
+                    self._waiting_take_backs = None  # being written: later ones start a write of their own
                 self._in_flight = 1 if write else 0
             try:
                 store = self._open()

@@ -125,9 +125,17 @@ def _version_3(run: Run, dialect: Dialect) -> None:
     run("ALTER TABLE faqbot_interactions ADD COLUMN handed_off_at DOUBLE PRECISION")
 
 
+def _version_4(run: Run, dialect: Dialect) -> None:
+    """What gave each rating (a Matrix reaction's event id, a Discord emoji): a reaction taken
+    back takes back its own rating only, and a redaction is understood after a restart too."""
+    run("ALTER TABLE faqbot_ratings ADD COLUMN given_by TEXT")
+    run("CREATE INDEX faqbot_ratings_given_by ON faqbot_ratings (given_by)")
+
+
 MIGRATIONS: Sequence[Migration] = (
     Migration(1, "interactions, removals and learned phrasings", _version_1),
     Migration(2, "ratings, per-room passive settings, one learned phrasing per wording", _version_2),
     Migration(3, "hand-offs of help posts to humans", _version_3),
+    Migration(4, "what gave each rating", _version_4),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version

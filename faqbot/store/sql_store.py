@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -254,22 +254,48 @@ class SqlStore:
             (clean_id(platform), clean_id(reply_id)),
         ).fetchone()
 
-    def rate(self, platform: str, reply_id: str, user_id: str, helpful: bool | None, at: float | None = None) -> bool:
+    def rate(
+        self,
+        platform: str,
+        reply_id: str,
+        user_id: str,
+        helpful: bool | None,
+        at: float | None = None,
+        given_by: str | None = None,
+    ) -> bool:
         rater = self._key(clean_id(platform) or "", user_id)
         at = self._clock() if at is None else at
+        given_by = clean_id(given_by)
         with self._transaction(write=True) as run:
             row = self._reply_row(run, platform, reply_id)
             if row is None:
                 return False
             if helpful is None:
-                run("DELETE FROM faqbot_ratings WHERE interaction_id = ? AND rater = ?", (row[0], rater))
+                run(
+                    "DELETE FROM faqbot_ratings WHERE interaction_id = ? AND rater = ?"
+                    + (" AND given_by = ?" if given_by is not None else ""),
+                    (row[0], rater) + ((given_by,) if given_by is not None else ()),
+                )
             else:
                 run(
-                    "INSERT INTO faqbot_ratings (interaction_id, rater, helpful, at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (interaction_id, rater) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
-                    (row[0], rater, bool(helpful), at),
+                    "INSERT INTO faqbot_ratings (interaction_id, rater, helpful, at, given_by) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (interaction_id, rater) DO UPDATE"
+                    " SET helpful = excluded.helpful, at = excluded.at, given_by = excluded.given_by",
+                    (row[0], rater, bool(helpful), at, given_by),
                 )
         return True
+
+    def take_back_ratings(self, platform: str, given_by: Sequence[str]) -> int:
+        ids = [clean_id(i) for i in given_by]
+        if not ids:
+            return 0
+        with self._transaction(write=True) as run:
+            gone = run(
+                f"DELETE FROM faqbot_ratings WHERE given_by IN ({', '.join('?' * len(ids))}) AND interaction_id IN"
+                " (SELECT id FROM faqbot_interactions WHERE platform = ?)",
+                (*ids, clean_id(platform)),
+            )
+            return max(0, gone.rowcount)
 
     def mark_removed(self, platform: str, reply_id: str, at: float | None = None) -> bool:
         return self._mark_reply("removed_at", platform, reply_id, at)

@@ -168,6 +168,17 @@ async def test_thumbs_on_an_answer_are_its_ratings(fake: FakeDiscord, start_bot:
     (counts,) = (await store_of(bot)).entry_counts()
     assert (counts.helpful, counts.unhelpful) == (1, 0)
 
+    # Changed their mind: a 👎 beside their 👍 replaces it, and taking the 👍 off leaves the 👎.
+    await fake.react(answer, MODERATOR_ID, "👎")
+    await fake.unreact(answer, MODERATOR_ID, "👍🏽")
+    await barrier(fake)
+    (counts,) = (await store_of(bot)).entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 1)
+    await fake.unreact(answer, MODERATOR_ID, "👎")
+    await barrier(fake)
+    (counts,) = (await store_of(bot)).entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 0)
+
 
 async def test_the_asker_removes_an_answer_after_a_restart(fake: FakeDiscord, start_bot: StartBot) -> None:
     bot = await start_bot()

@@ -159,7 +159,7 @@ MakeCommunity = Callable[..., Awaitable[Community]]
 
 
 async def test_ratings_on_an_answer_are_recorded_and_a_redacted_reaction_takes_its_rating_back(
-    community: MakeCommunity,
+    community: MakeCommunity, run_bot: RunBot
 ) -> None:
     c = await community()
     member, moderator, room = c.people.member, c.people.moderator, c.room
@@ -168,7 +168,7 @@ async def test_ratings_on_an_answer_are_recorded_and_a_redacted_reaction_takes_i
     assert pings_nobody(answer)
 
     thumbs_up = await member.react(room, answer.event_id, "👍\ufe0f")  # as Element sends it
-    await moderator.react(room, answer.event_id, "👎🏽")
+    moderators_down = await moderator.react(room, answer.event_id, "👎🏽")
     await member.react(room, question, "👍")  # a member's message: nothing of the bot's to rate
     await eventually(
         lambda: (counts(c.bot)["reset-password"].helpful, counts(c.bot)["reset-password"].unhelpful) == (1, 1),
@@ -177,6 +177,21 @@ async def test_ratings_on_an_answer_are_recorded_and_a_redacted_reaction_takes_i
     await member.redact(room, thumbs_up)
     await eventually(lambda: counts(c.bot)["reset-password"].helpful == 0, "the 👍 taken back")
     assert counts(c.bot)["reset-password"].unhelpful == 1
+
+    # Changed their mind: the 👎 replaces the 👍, and taking the old 👍 back leaves the 👎 standing.
+    second_up = await member.react(room, answer.event_id, "👍")
+    await eventually(lambda: counts(c.bot)["reset-password"].helpful == 1, "a 👍 again")
+    await member.react(room, answer.event_id, "👎")
+    await eventually(lambda: counts(c.bot)["reset-password"].unhelpful == 2, "the 👍 replaced by a 👎")
+    await member.redact(room, second_up)
+    await sentinel(member, c.bot, room)
+    await asyncio.sleep(0.3)
+    assert (counts(c.bot)["reset-password"].helpful, counts(c.bot)["reset-password"].unhelpful) == (0, 2)
+
+    # After a restart the bot remembers nothing of it in memory: the store knows which reaction gave which rating.
+    bot = await restart(c.bot, run_bot, c.env)
+    await moderator.redact(room, moderators_down)
+    await eventually(lambda: counts(bot)["reset-password"].unhelpful == 1, "the moderator's 👎 taken back")
 
 
 async def test_a_passive_answer_is_removed_by_its_asker_or_a_moderator_also_after_a_restart(

@@ -93,6 +93,9 @@ def test_a_version_1_store_is_migrated_and_keeps_its_records(
     # Version 3's hand-offs too: an old answer was never handed off, and can be.
     assert not store.find_reply("discord", "r-1").handed_off
     assert store.mark_handed_off("discord", "r-1") and store.find_reply("discord", "r-1").handed_off
+    # Version 4's: what gave a rating, so a redacted reaction takes back its own rating.
+    assert store.rate("discord", "r-1", "u-9", helpful=True, given_by="$reaction")
+    assert store.take_back_ratings("discord", ["$reaction"]) == 1
     # Duplicate wordings were merged, the newest correction winning, and stay unique.
     assert sorted((p.text, p.entry_id) for p in store.learned_phrasings()) == [
         ("can i pay with paypal", "donations"),

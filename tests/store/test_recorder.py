@@ -152,6 +152,24 @@ def test_a_full_queue_drops_new_records_counts_them_and_says_so(
     assert len(raw_rows(str(store_path), "faqbot_interactions")) == accepted.count(True)
 
 
+def test_a_storm_of_redactions_joins_one_waiting_write_and_drops_no_record(
+    store_path: Path, locked: sqlite3.Connection, make_recorder: Callable[..., BackgroundRecorder]
+) -> None:
+    """Every Matrix redaction is a take-back the store must look up; a moderation bot redacting
+    thousands of spam events must not fill the queue that members' questions wait in."""
+    recorder = make_recorder(sqlite_opener(store_path), capacity=10)
+    assert recorder.record(question("who pays", reply_id="$answer", entry_id="funding", outcome=RecordOutcome.ANSWERED))
+    assert recorder.rate("matrix", "$answer", "@a:x", True, given_by="$up")
+    storm = [recorder.take_back_rating("matrix", f"$spam-{n}") for n in range(2000)]  # while the store is locked
+    assert recorder.take_back_rating("matrix", "$up")
+    assert recorder.record(question("still recorded"))
+    assert all(storm) and recorder.dropped == 0
+    locked.execute("ROLLBACK")
+    assert recorder.flush(10)
+    assert raw_rows(str(store_path), "faqbot_ratings") == []  # the 👍 taken back
+    assert len(raw_rows(str(store_path), "faqbot_interactions")) == 2
+
+
 def test_a_record_the_store_refuses_is_dropped_and_the_rest_go_through(
     store_path: Path, make_recorder: Callable[..., BackgroundRecorder], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -84,6 +84,38 @@ def test_one_rating_per_member_per_answer(make_store: Callable[..., SqlStore]) -
     assert (counts.entry_id, counts.helpful, counts.unhelpful) == ("threads", 2, 0)
 
 
+def test_a_reaction_taken_back_takes_back_only_the_rating_it_gave(make_store: Callable[..., SqlStore]) -> None:
+    """A 👍 replaced by a 👎, then the 👍's reaction removed: the 👎 stands (Discord names the emoji)."""
+    store = make_store()
+    store.record_interaction(asked("do you block threads", reply_id="r-1", entry_id="threads"))
+    store.rate("discord", "r-1", "u-1", helpful=True, given_by="👍")
+    store.rate("discord", "r-1", "u-1", helpful=False, given_by="👎")
+    store.rate("discord", "r-1", "u-1", helpful=None, given_by="👍")
+    [counts] = store.entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 1)
+    store.rate("discord", "r-1", "u-1", helpful=None, given_by="👎")
+    [counts] = store.entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 0)
+
+
+def test_a_redacted_reaction_takes_back_its_rating_by_its_id_alone(make_store: Callable[..., SqlStore]) -> None:
+    """A Matrix redaction names only the redacted event: the store finds the rating it gave, if any."""
+    store = make_store()
+    for platform in ("matrix", "discord"):
+        store.record_interaction(asked("who pays", platform=platform, reply_id="$answer", entry_id="funding"))
+    store.rate("matrix", "$answer", "@a:x", helpful=True, given_by="$up-a")
+    store.rate("matrix", "$answer", "@b:x", helpful=False, given_by="$down-b")
+    store.rate("discord", "$answer", "c", helpful=True, given_by="$up-a")  # another platform's, same id
+    store.close()
+
+    reopened = make_store()  # after a restart: nothing in memory
+    assert reopened.take_back_ratings("matrix", ["$up-a", "$a-message", "$never-seen"]) == 1
+    assert reopened.take_back_ratings("matrix", ["$up-a"]) == 0  # already gone
+    assert reopened.take_back_ratings("matrix", []) == 0
+    counts = {(c.entry_id, c.helpful, c.unhelpful) for c in reopened.entry_counts()}
+    assert counts == {("funding", 1, 1)}  # the Discord 👍 and the Matrix 👎 stand
+
+
 def test_entry_counts_split_passive_and_asked_and_count_removals(make_store: Callable[..., SqlStore]) -> None:
     store = make_store()
     store.record_interaction(asked("do you block threads?", passive=True, entry_id="threads", reply_id="r-1"))
