@@ -105,6 +105,7 @@ from faqbot.platforms.matrix_protocol import (
     permalink,
     privileged_creators,
     question_text,
+    rating_source,
     replied_message,
     reply_content,
     transaction_id,
@@ -823,13 +824,13 @@ class MatrixBot:
             return
         pointed = message.replying_to if handled.reply_to is not None else None
         self._askers[reply_id] = (pointed.author_id if pointed is not None else None) or message.sender_id
-        self._state.sent_answer(reply_id, SentAnswer(kind))
+        self._state.sent_answer(reply_id, SentAnswer(kind, room_id=message.conversation_id))
         self._keeper.changed()
 
     async def _replied(self, room: MatrixRoom, event_id: str) -> RepliedMessage:
         """The message a reply points at, from that event itself (Matrix dropped reply
         fallbacks, and a fallback says whatever its sender typed)."""
-        if self._state.answer(event_id) is not None:
+        if self._state.answer(event_id, room.room_id) is not None:
             return RepliedMessage(event_id, None, self.user_id, from_bot=True)
         seen = await self._lookup(room, event_id)
         return RepliedMessage(event_id, seen.text, seen.sender, from_bot=seen.sender == self.user_id)
@@ -891,7 +892,7 @@ class MatrixBot:
         "" when the post's author cannot be told (then only moderators get answers there)."""
         root = content.thread_root
         if root is None and replied is not None:
-            answer = self._state.answer(replied.message_id) if replied.from_bot else None
+            answer = self._state.answer(replied.message_id, room.room_id) if replied.from_bot else None
             if answer is None or answer.post_id is None:
                 return replied.author_id or ""
             root = answer.post_id
@@ -950,7 +951,7 @@ class MatrixBot:
         self._spawn(self._in_worker(self.bot.help_post_sent, post, handled, reply_id))
         if reply_id is not None:
             self._askers[reply_id] = post.author_id
-            self._state.sent_answer(reply_id, SentAnswer(AnswerKind.HELP_POST, post.post_id))
+            self._state.sent_answer(reply_id, SentAnswer(AnswerKind.HELP_POST, post.post_id, post.conversation_id))
             self._keeper.changed()
 
     def _hand_off(self, room: MatrixRoom, post_id: str) -> None:
@@ -1034,7 +1035,7 @@ class MatrixBot:
             reaction = Reaction.read(event.source.get("content"))
             if reaction is None or reaction.feedback is None:
                 return
-            answer = self._state.answer(reaction.target)
+            answer = self._state.answer(reaction.target, room.room_id)
             if answer is not None:
                 self._spawn(self._react(room, event.event_id, event.sender, reaction, answer))
         except Exception:
@@ -1044,10 +1045,10 @@ class MatrixBot:
         self, room: MatrixRoom, reaction_id: str, sender: str, reaction: Reaction, answer: SentAnswer
     ) -> None:
         feedback, reply_id = reaction.feedback, reaction.target
+        source = rating_source(room.room_id, reaction_id)  # its redaction takes back its rating only, restarts too
         try:
             if feedback in (Feedback.HELPFUL, Feedback.UNHELPFUL):
-                # Given by this reaction: its redaction takes back this rating only, after a restart too.
-                self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL, given_by=reaction_id)
+                self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL, given_by=source)
             elif feedback is Feedback.REMOVE and answer.kind is AnswerKind.PASSIVE:
                 if self._is_moderator(room, sender) or await self._asked(reply_id, sender):
                     await self._remove(room.room_id, reply_id)
@@ -1055,9 +1056,7 @@ class MatrixBot:
                 moderator = self._is_moderator(room, sender)
                 solved = feedback is Feedback.SOLVED
                 # Kept as a 👍 / 👎 given by this reaction, so a redaction takes it back as it does theirs.
-                outcome = await self.bot.in_worker(
-                    self.bot.help_outcome, reply_id, sender, solved, moderator, reaction_id
-                )
+                outcome = await self.bot.in_worker(self.bot.help_outcome, reply_id, sender, solved, moderator, source)
                 if outcome.notify and answer.post_id is not None:
                     self._hand_off(room, answer.post_id)
         except asyncio.CancelledError:
@@ -1100,11 +1099,11 @@ class MatrixBot:
                 return
             redacted = event.redacts
             self._seen.pop(redacted, None)  # deleted words are not taught
-            self.bot.reaction_redacted(redacted)  # the store knows whether a reaction of ours gave a rating
+            self.bot.reaction_redacted(rating_source(room.room_id, redacted))  # the store knows if it gave one
             pending = self._pending_posts.pop(redacted, None)
             if pending is not None and pending.task is not None:
                 pending.task.cancel()
-            if self._state.answer(redacted) is not None:
+            if self._state.answer(redacted, room.room_id) is not None:
                 self._removed(redacted)
         except Exception:
             logger.exception("could not handle the redaction %s in %s", event.event_id, room.room_id)

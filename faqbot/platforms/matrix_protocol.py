@@ -378,6 +378,13 @@ def transaction_id(event_id: str, purpose: str = "answer") -> str:
     return prefix + re.sub(r"[^A-Za-z0-9._-]", "_", event_id)
 
 
+def rating_source(room_id: str, reaction_id: str) -> str:
+    """What gave a rating, as the store keeps it (`Store.rate`'s `given_by`): the reaction, in its
+    room. Event ids name events across rooms, and a redaction takes back only what was given in
+    the room it is sent in."""
+    return f"{room_id} {reaction_id}"
+
+
 # -- what a failure means ---------------------------------------------------------------------
 
 

@@ -103,10 +103,12 @@ class AnswerKind(Enum):
 
 @dataclass(frozen=True)
 class SentAnswer:
-    """One of the bot's answers: its kind and, for a help post's, the post (its root event)."""
+    """One of the bot's answers: its kind, for a help post's the post (its root event), and the
+    room it is in (None when a state file from before rooms were kept says nothing of it)."""
 
     kind: AnswerKind
     post_id: str | None = None
+    room_id: str | None = None
 
 
 class AdapterState:
@@ -167,9 +169,14 @@ class AdapterState:
     def sent_answer(self, reply_id: str, answer: SentAnswer) -> None:
         self._answers[reply_id] = answer
 
-    def answer(self, reply_id: str) -> SentAnswer | None:
-        """What the bot's event `reply_id` was, if it is one of its latest answers."""
-        return self._answers.get(reply_id)
+    def answer(self, reply_id: str, room_id: str) -> SentAnswer | None:
+        """What the bot's event `reply_id` was, if it is one of its latest answers and in `room_id`.
+        Event ids name events across rooms: a reaction, reply or redaction sent in one room that
+        points at an answer in another acts on nothing (a room's creator is its moderator)."""
+        answer = self._answers.get(reply_id)
+        if answer is None or answer.room_id not in (None, room_id):
+            return None
+        return answer
 
     def forget_answer(self, reply_id: str) -> None:
         self._answers.pop(reply_id, None)
@@ -181,7 +188,7 @@ class AdapterState:
             "answered": list(self._answered),
             "direct_rooms": list(self._direct_rooms),
             "handed_back": [list(pair) for pair in self._handed_back],
-            "answers": [[reply_id, a.kind.value, a.post_id] for reply_id, a in self._answers.items()],
+            "answers": [[reply_id, a.kind.value, a.post_id, a.room_id] for reply_id, a in self._answers.items()],
         }
         if self.sync_device is not None and self.sync_token is not None:
             data["sync"] = {"device_id": self.sync_device, "next_batch": self.sync_token}
@@ -221,11 +228,13 @@ _ANSWER_KINDS = {kind.value: kind for kind in AnswerKind}
 
 
 def _answer(item: Any) -> tuple[str, SentAnswer]:
-    if not isinstance(item, list) or len(item) != 3:
-        raise ValueError("an answers entry is not [event id, kind, post id]")
-    reply_id, kind, post_id = item
+    if not isinstance(item, list) or len(item) not in (3, 4):  # 3: written before rooms were kept
+        raise ValueError("an answers entry is not [event id, kind, post id, room id]")
+    reply_id, kind, post_id, room_id = (*item, None) if len(item) == 3 else item
     if not isinstance(reply_id, str) or not reply_id or not isinstance(kind, str) or kind not in _ANSWER_KINDS:
         raise ValueError("an answers entry has no event id or an unknown kind")
     if post_id is not None and not isinstance(post_id, str):
         raise ValueError("an answers entry's post id is not a text")
-    return reply_id, SentAnswer(_ANSWER_KINDS[kind], post_id)
+    if room_id is not None and not (isinstance(room_id, str) and room_id):
+        raise ValueError("an answers entry's room id is not a text")
+    return reply_id, SentAnswer(_ANSWER_KINDS[kind], post_id, room_id)

@@ -11,13 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from nio import RoomCreateResponse, RoomGetStateEventResponse, RoomPutStateResponse
+from nio import (
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomPutStateResponse,
+    RoomRedactError,
+    RoomSendError,
+    SyncResponse,
+)
 
 from faqbot.flood_control import HELP_POSTS_WAITING_PER_POSTER
 from faqbot.platforms.matrix_bot import MatrixBot
@@ -383,3 +391,69 @@ async def test_a_redacted_solved_takes_its_helpful_rating_back(
     await eventually(lambda: counts(bot)["report-post"].helpful == 1, "✅ recorded as a 👍")
     await member.redact(help_room, solved)
     await eventually(lambda: counts(bot)["report-post"].helpful == 0, "the ✅ taken back")
+
+
+async def delivered_over_federation(bot: MatrixBot, room_id: str, events: list[dict[str, Any]]) -> None:
+    """Events as another homeserver can deliver them in a /sync, through matrix-nio's own sync
+    handling into the bot's callbacks: Synapse refuses to *send* these for its own users, but
+    it does not check the relations of events that come over federation."""
+    assert bot.client is not None
+    now = int(time.time() * 1000)
+    timeline = [{"origin_server_ts": now, "unsigned": {}, **event} for event in events]
+    real_position = bot.client.next_batch
+    injected = f"{real_position}-federated"  # nio skips a sync whose position it already has
+    sync = {"next_batch": injected, "rooms": {"join": {room_id: {"timeline": {"events": timeline}}}}}
+    response = SyncResponse.from_dict(sync)
+    assert isinstance(response, SyncResponse), response
+    await bot.client.receive_response(response)
+    if bot.client.next_batch == injected:  # the bot's own sync goes on from where it was
+        bot.client.next_batch = real_position
+
+
+async def test_reactions_and_redactions_sent_in_another_room_act_on_no_answer_of_this_one(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    """Event ids name events across rooms, and whoever makes a room is its moderator. A 🗑️, a 👍
+    or a redaction in a stranger's own room pointing at an answer in the community room must
+    neither remove, rate nor make the bot forget that answer."""
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    stranger = await make_member(synapse)
+    own = await own_room_with_bot(stranger, bot)
+    member = people.member
+    answer = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
+    members_rating = await member.react(room, answer, "👍")
+    await eventually(lambda: counts(bot)["reset-password"].helpful == 1, "the member's 👍")
+
+    # Synapse refuses its own users relations and redactions that point into another room ...
+    relation = {"m.relates_to": {"rel_type": "m.annotation", "event_id": answer, "key": "🗑️"}}
+    assert isinstance(await stranger.client.room_send(own, "m.reaction", relation), RoomSendError)
+    assert isinstance(await stranger.client.room_redact(own, answer), RoomRedactError)
+    # ... but a homeserver of the federation can deliver them.
+    await delivered_over_federation(
+        bot,
+        own,
+        [
+            {"type": "m.reaction", "event_id": "$far-1", "sender": stranger.user_id, "content": relation},
+            {
+                "type": "m.reaction",
+                "event_id": "$far-2",
+                "sender": stranger.user_id,
+                "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": answer, "key": "👍"}},
+            },
+            {"type": "m.room.redaction", "event_id": "$far-3", "sender": stranger.user_id, "redacts": answer,
+             "content": {}},
+            {"type": "m.room.redaction", "event_id": "$far-4", "sender": stranger.user_id, "redacts": members_rating,
+             "content": {}},
+        ],
+    )  # fmt: skip
+    await sentinel(stranger, bot, own)
+    await asyncio.sleep(0.3)
+    assert not await member.is_redacted(room, answer)
+    assert (counts(bot)["reset-password"].removed, counts(bot)["reset-password"].helpful) == (0, 1)
+
+    # The answer is still known as the bot's: its asker's 🗑️ in its own room removes it.
+    await member.react(room, answer, "🗑️")
+    await member.wait_redacted(room, answer)
+    await eventually(lambda: counts(bot)["reset-password"].removed == 1, "the asker's removal")

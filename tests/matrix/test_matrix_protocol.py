@@ -433,15 +433,28 @@ def test_state_round_trips_and_stays_bounded() -> None:
     state.set_sync_position("DEVICE", "s123")
     state.hand_back("!room:x", "$9")
     for number in range(REPLIES_LIMIT + 5):
-        state.sent_answer(f"$answer{number}", SentAnswer(AnswerKind.PASSIVE))
-    state.sent_answer("$help", SentAnswer(AnswerKind.HELP_POST, "$post"))
+        state.sent_answer(f"$answer{number}", SentAnswer(AnswerKind.PASSIVE, room_id="!room:x"))
+    state.sent_answer("$help", SentAnswer(AnswerKind.HELP_POST, "$post", "!help:x"))
     reloaded = AdapterState.from_json(state.to_json())
-    assert reloaded.answer("$answer0") is None and reloaded.answer("$answer9") == SentAnswer(AnswerKind.PASSIVE)
-    assert reloaded.answer("$help") == SentAnswer(AnswerKind.HELP_POST, "$post")
+    assert reloaded.answer("$answer0", "!room:x") is None
+    assert reloaded.answer("$answer9", "!room:x") == SentAnswer(AnswerKind.PASSIVE, room_id="!room:x")
+    assert reloaded.answer("$help", "!help:x") == SentAnswer(AnswerKind.HELP_POST, "$post", "!help:x")
     assert not reloaded.answered("$0") and reloaded.answered(f"${ANSWERED_LIMIT + 4}")
     assert not reloaded.answered("$9"), "a handed-back question is answered again by the next run"
     assert reloaded.is_direct("!dm:x") and list(reloaded.handed_back) == [("!room:x", "$9")]
     assert reloaded.sync_position("DEVICE") == "s123" and reloaded.sync_position("OTHER") is None
+
+
+def test_an_answer_is_known_only_in_its_own_room_and_old_state_files_still_load() -> None:
+    """Event ids name events across rooms: a reaction or redaction in one room pointing at an
+    answer in another is about nothing of the bot's. A state file from before rooms were kept
+    ([event id, kind, post id]) loads, its answers known in any room until they age out."""
+    state = AdapterState()
+    state.sent_answer("$a", SentAnswer(AnswerKind.PASSIVE, room_id="!community:x"))
+    assert state.answer("$a", "!community:x") is not None and state.answer("$a", "!strangers-own:x") is None
+    old = AdapterState.from_json({"answers": [["$old", "passive", None], ["$post-answer", "help post", "$post"]]})
+    assert old.answer("$old", "!any:x") == SentAnswer(AnswerKind.PASSIVE)
+    assert old.answer("$post-answer", "!any:x") == SentAnswer(AnswerKind.HELP_POST, "$post")
 
 
 @pytest.mark.parametrize(
@@ -465,6 +478,9 @@ def test_state_round_trips_and_stays_bounded() -> None:
         {"answers": [["$a", ["passive"], None]]},
         {"answers": [["", "passive", None]]},
         {"answers": [["$a", "help post", 5]]},
+        {"answers": [["$a", "passive", None, 7]]},
+        {"answers": [["$a", "passive", None, ""]]},
+        {"answers": [["$a", "passive", None, "!r:x", "extra"]]},
     ],
 )
 def test_state_of_the_wrong_shape_is_refused_whole(data: Any) -> None:
