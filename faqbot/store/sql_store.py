@@ -271,9 +271,10 @@ class SqlStore:
             if row is None:
                 return False
             if helpful is None:
+                # A rating that names no source (given before schema 4, or by a button) goes with any take-back.
                 run(
                     "DELETE FROM faqbot_ratings WHERE interaction_id = ? AND rater = ?"
-                    + (" AND given_by = ?" if given_by is not None else ""),
+                    + (" AND (given_by = ? OR given_by IS NULL)" if given_by is not None else ""),
                     (row[0], rater) + ((given_by,) if given_by is not None else ()),
                 )
             else:

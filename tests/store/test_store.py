@@ -98,6 +98,19 @@ def test_a_reaction_taken_back_takes_back_only_the_rating_it_gave(make_store: Ca
     assert (counts.helpful, counts.unhelpful) == (0, 0)
 
 
+def test_a_rating_given_before_sources_were_kept_is_taken_back_by_its_reaction(
+    make_store: Callable[..., SqlStore],
+) -> None:
+    """A 👍 rated by a release before schema 4 has no `given_by`: removing it after the upgrade
+    still takes it back, or every rating older than the upgrade would stand for good."""
+    store = make_store()
+    store.record_interaction(asked("do you block threads", reply_id="r-1", entry_id="threads"))
+    store.rate("discord", "r-1", "u-1", helpful=True)  # as the old release wrote it: no given_by
+    store.rate("discord", "r-1", "u-1", helpful=None, given_by="👍")
+    [counts] = store.entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 0)
+
+
 def test_a_redacted_reaction_takes_back_its_rating_by_its_id_alone(make_store: Callable[..., SqlStore]) -> None:
     """A Matrix redaction names only the redacted event: the store finds the rating it gave, if any."""
     store = make_store()
