@@ -14,6 +14,7 @@ times, give up on this one request, or stop. `faqbot.platforms.matrix_bot` does 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -381,8 +382,11 @@ def transaction_id(event_id: str, purpose: str = "answer") -> str:
 def rating_source(room_id: str, reaction_id: str) -> str:
     """What gave a rating, as the store keeps it (`Store.rate`'s `given_by`): the reaction, in its
     room. Event ids name events across rooms, and a redaction takes back only what was given in
-    the room it is sent in."""
-    return f"{room_id} {reaction_id}"
+    the room it is sent in. A digest, because a federated server names rooms and events: joined
+    whole they pass the store's 255-character cut and its cleaning (NUL, lone surrogates), where
+    two reactions would become one source."""
+    named = f"{len(room_id)}:{room_id}{reaction_id}".encode("utf-8", "surrogatepass")  # the length: unambiguous
+    return "reaction:" + hashlib.blake2b(named, digest_size=16).hexdigest()
 
 
 # -- what a failure means ---------------------------------------------------------------------
