@@ -520,13 +520,15 @@ def test_each_reaction_is_its_own_rating_source_whatever_its_room_and_event_ids_
         ("!room:x $d", "$e"),
         ("!room:x", "$d $e"),
     ]
+    sender = "@member:x"
     store = SQLiteStore(tmp_path / "faqbot.sqlite3", identity=Identity(tmp_path))
     store.prepare()
     store.record_interaction(
         Interaction("matrix", "!room:x", "who pays", RecordOutcome.ANSWERED, False, reply_id="$answer")
     )
     for n, (room_id, event_id) in enumerate(rooms_and_ids):
-        assert store.rate("matrix", "$answer", f"@m{n}:x", True, given_by=rating_source(room_id, event_id))
+        assert store.rate("matrix", "$answer", f"@m{n}:x", True, given_by=rating_source(room_id, event_id, sender))
     for room_id, event_id in rooms_and_ids:
-        assert store.take_back_ratings("matrix", [rating_source(room_id, event_id)]) == 1
+        assert store.take_back_ratings("matrix", [rating_source(room_id, event_id, "@stranger:hostile")]) == 0
+        assert store.take_back_ratings("matrix", [rating_source(room_id, event_id, sender)]) == 1
     store.close()
