@@ -1045,7 +1045,7 @@ class MatrixBot:
         self, room: MatrixRoom, reaction_id: str, sender: str, reaction: Reaction, answer: SentAnswer
     ) -> None:
         feedback, reply_id = reaction.feedback, reaction.target
-        source = rating_source(room.room_id, reaction_id)  # its redaction takes back its rating only, restarts too
+        source = rating_source(room.room_id, reaction_id, sender)  # its redaction takes back its rating, restarts too
         try:
             if feedback in (Feedback.HELPFUL, Feedback.UNHELPFUL):
                 self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL, given_by=source)
@@ -1099,7 +1099,7 @@ class MatrixBot:
                 return
             redacted = event.redacts
             self._seen.pop(redacted, None)  # deleted words are not taught
-            self.bot.reaction_redacted(rating_source(room.room_id, redacted))  # the store knows if it gave one
+            self.bot.reaction_redacted(rating_source(room.room_id, redacted, event.sender))  # the store knows
             pending = self._pending_posts.pop(redacted, None)
             if pending is not None and pending.task is not None:
                 pending.task.cancel()

@@ -14,6 +14,7 @@ times, give up on this one request, or stop. `faqbot.platforms.matrix_bot` does 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -378,11 +379,16 @@ def transaction_id(event_id: str, purpose: str = "answer") -> str:
     return prefix + re.sub(r"[^A-Za-z0-9._-]", "_", event_id)
 
 
-def rating_source(room_id: str, reaction_id: str) -> str:
+def rating_source(room_id: str, reaction_id: str, sender: str) -> str:
     """What gave a rating, as the store keeps it (`Store.rate`'s `given_by`): the reaction, in its
-    room. Event ids name events across rooms, and a redaction takes back only what was given in
-    the room it is sent in."""
-    return f"{room_id} {reaction_id}"
+    room, by its sender. Event ids name events across rooms, and a redaction takes back only what
+    was given in the room it is sent in, by whoever sends it: a member of another homeserver can
+    send a redaction of anyone's reaction, which Synapse passes on without applying it.
+    A digest, because a federated server names rooms and events: joined whole they pass the
+    store's 255-character cut and its cleaning (NUL, lone surrogates), where two reactions would
+    become one source."""
+    named = f"{len(room_id)}:{room_id}{len(sender)}:{sender}{reaction_id}"  # lengths: unambiguous
+    return "reaction:" + hashlib.blake2b(named.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 # -- what a failure means ---------------------------------------------------------------------

@@ -60,6 +60,12 @@ class Identity:
             return _PLAIN + user_id
         return _HASHED + self._hash(platform, user_id)
 
+    def source_key(self, platform: str, given_by: str) -> str:
+        """What the store keeps for what gave a rating (a reaction), keyed whatever `store_user_ids`
+        says: a reaction's ids are public in its room, and kept plain they would name the member
+        behind a rating's keyed hash to anyone who has the store and can read the room."""
+        return _HASHED + self._hash(platform, "given_by\x00" + given_by)
+
     def matches(self, stored: str | None, platform: str, user_id: str) -> bool:
         """Whether a stored key is this member's, in whichever form it was stored."""
         if not stored:

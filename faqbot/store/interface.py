@@ -57,14 +57,14 @@ class Store(Protocol):
         given_by: str | None = None,
     ) -> bool:
         """A member's 👍 (True) or 👎 (False) on the reply `reply_id`, or None to take it
-        back; one rating per member per reply. `given_by` names what gave it (a reaction's
-        event id, an emoji): taken back with a `given_by`, only a rating it gave goes, so
+        back; one rating per member per reply. `given_by` names what gave it (a Matrix
+        reaction's digest, an emoji): taken back with a `given_by`, only a rating it gave goes, so
         removing a 👍 does not take back the 👎 that replaced it. False when no such reply
         is recorded."""
         ...
 
     def take_back_ratings(self, platform: str, given_by: Sequence[str]) -> int:
-        """The reactions `given_by` (event ids) were redacted: the ratings they gave go, where they
+        """The reactions `given_by` (as `rate` was given them) were redacted: the ratings they gave go, where they
         still stand; how many went. Needs neither the reply nor the member, which a redaction does
         not name."""
         ...

@@ -13,7 +13,8 @@ rates), so the store can be slow, locked, full or down without the bot noticing:
   dropped, counted in `rejected`, so one bad record never holds up the rest;
 - when the queue is full (`capacity` writes waiting: the store has been down a
   while), new writes are dropped and counted in `dropped`, and that is logged too;
-  memory stays bounded (a write holds at most a 2,000-character question);
+  memory stays bounded (a write holds at most a 2,000-character question; the take-backs
+  of redactions, which join one write, at most `take_back_capacity` ids of 255 characters);
 - the store itself is opened by the thread (`connect`), retried like any write, so
   a bot can start while its database is down;
 - retention runs every `retention_every` seconds, besides at open.
@@ -33,18 +34,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from faqbot.store.interface import Store, StoreUnavailable
-from faqbot.store.records import Interaction, phrasing_key
+from faqbot.store.records import Interaction, clean_id, phrasing_key
 
 log = logging.getLogger("faqbot.store")
 
 DEFAULT_CAPACITY = 10_000
 TAKE_BACKS_PER_WRITE = 500  # redactions looked up in one statement
+DEFAULT_TAKE_BACK_CAPACITY = 100_000  # take-backs waiting at most: each holds an id of up to 255 characters
+
+
+@dataclass
+class _TakeBacks:
+    """The ids one take-back write will look up; later redactions join it while it is last in the queue."""
+
+    platform: str
+    ids: list[str]
 
 
 @dataclass(frozen=True)
 class _Write:
     what: str  # for logs: the kind of write, never its content
     apply: Callable[[Store], object]
+    take_backs: _TakeBacks | None = None
 
 
 class BackgroundRecorder:
@@ -58,16 +69,18 @@ class BackgroundRecorder:
         connect: Callable[[], Store],
         *,
         capacity: int = DEFAULT_CAPACITY,
+        take_back_capacity: int = DEFAULT_TAKE_BACK_CAPACITY,
         clock: Callable[[], float] = time.time,
         first_retry: float = 0.5,
         max_retry: float = 60.0,
         retention_every: float = 3600.0,
         report_every: float = 60.0,
     ) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+        if capacity < 1 or take_back_capacity < 1:
+            raise ValueError("capacity and take_back_capacity must be at least 1")
         self._connect = connect
         self._capacity = capacity
+        self._take_back_capacity = take_back_capacity
         self._clock = clock
         self._first_retry = first_retry
         self._max_retry = max_retry
@@ -75,7 +88,7 @@ class BackgroundRecorder:
         self._report_every = report_every
         self._pending: deque[_Write] = deque()
         self._condition = threading.Condition()  # re-entrant: a take-back queues a write while holding it
-        self._waiting_take_backs: tuple[str, list[str], _Write] | None = None
+        self._take_backs_waiting = 0  # ids in queued take-back writes (not yet being written)
         self._in_flight = 0
         self._stopping = False
         self._give_up = threading.Event()  # set by close(): stop retrying, whatever still waits
@@ -156,6 +169,7 @@ class BackgroundRecorder:
             if self._pending:
                 self.lost += len(self._pending)
                 self._pending.clear()
+                self._take_backs_waiting = 0
         if self.lost:
             log.error("store: %d records were not saved (the store was unavailable at shutdown)", self.lost)
         store, self._store = self._store, None
@@ -182,18 +196,29 @@ class BackgroundRecorder:
     def take_back_rating(self, platform: str, given_by: str) -> bool:
         """Queue taking back the rating the reaction `given_by` gave, if any (`Store.take_back_ratings`).
         Every redaction comes here (which of them were reactions is known only to the store), so
-        a moderation bot's storm of redactions joins the write still waiting instead of filling the queue."""
+        a moderation bot's storm of redactions joins the write still waiting instead of filling the queue.
+        Only the last write queued is joined: one queued before a rating would take it back before it
+        is given. A federated server's redaction can name 64 KB: the id waits cut as the store keeps it,
+        and at most `take_back_capacity` wait, so a storm while the store is down holds bounded memory."""
+        given_by = clean_id(given_by) or ""
         with self._condition:
-            waiting = self._waiting_take_backs
-            if waiting is not None and waiting[0] == platform and len(waiting[1]) < TAKE_BACKS_PER_WRITE:
-                waiting[1].append(given_by)
-                return True
-            ids = [given_by]
-            write = _Write("ratings taken back", lambda store: store.take_back_ratings(platform, ids))
-            queued = self._enqueue(write)
-            if queued:
-                self._waiting_take_backs = (platform, ids, write)
-            return queued
+            if self._take_backs_waiting >= self._take_back_capacity and not self._stopping:
+                self.dropped += 1
+                self._report_full()
+                return False
+            last = self._pending[-1].take_backs if self._pending and not self._stopping else None
+            if last is not None and last.platform == platform and len(last.ids) < TAKE_BACKS_PER_WRITE:
+                last.ids.append(given_by)
+            else:
+                ids = [given_by]
+
+                def take_back(store: Store) -> object:
+                    return store.take_back_ratings(platform, ids)
+
+                if not self._enqueue(_Write("ratings taken back", take_back, _TakeBacks(platform, ids))):
+                    return False
+            self._take_backs_waiting += 1
+            return True
 
     def mark_removed(self, platform: str, reply_id: str) -> bool:
         """Queue the removal of one of the bot's replies."""
@@ -274,8 +299,8 @@ class BackgroundRecorder:
                 if self._stopping:
                     return
                 write = self._pending.popleft() if self._pending else None
-                if self._waiting_take_backs is not None and write is self._waiting_take_backs[2]:
-                    self._waiting_take_backs = None  # being written: later ones start a write of their own
+                if write is not None and write.take_backs is not None:  # being written: joined no more
+                    self._take_backs_waiting -= len(write.take_backs.ids)
                 self._in_flight = 1 if write else 0
             try:
                 store = self._open()
@@ -354,6 +379,7 @@ class BackgroundRecorder:
         with self._condition:
             self.rejected += len(self._pending)
             self._pending.clear()
+            self._take_backs_waiting = 0
 
     def _report_down(self, error: BaseException, delay: float) -> None:
         now = time.monotonic()

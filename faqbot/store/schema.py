@@ -126,7 +126,7 @@ def _version_3(run: Run, dialect: Dialect) -> None:
 
 
 def _version_4(run: Run, dialect: Dialect) -> None:
-    """What gave each rating (a Matrix reaction's event id, a Discord emoji): a reaction taken
+    """What gave each rating (a digest of a Matrix reaction's room and id, a Discord emoji): a reaction taken
     back takes back its own rating only, and a redaction is understood after a restart too."""
     run("ALTER TABLE faqbot_ratings ADD COLUMN given_by TEXT")
     run("CREATE INDEX faqbot_ratings_given_by ON faqbot_ratings (given_by)")

@@ -219,6 +219,11 @@ class SqlStore:
             return None
         return self.identity.key(platform, clean_id(str(user_id)) or "")
 
+    def _source_key(self, platform: str, given_by: str | None) -> str | None:
+        if given_by is None or self.identity is None:
+            return None
+        return self.identity.source_key(clean_id(platform) or "", clean_id(given_by) or "")
+
     # -- writing ---------------------------------------------------------------------
 
     def record_interaction(self, interaction: Interaction) -> int:
@@ -265,15 +270,16 @@ class SqlStore:
     ) -> bool:
         rater = self._key(clean_id(platform) or "", user_id)
         at = self._clock() if at is None else at
-        given_by = clean_id(given_by)
+        given_by = self._source_key(platform, given_by)
         with self._transaction(write=True) as run:
             row = self._reply_row(run, platform, reply_id)
             if row is None:
                 return False
             if helpful is None:
+                # A rating that names no source (given before schema 4, or by a button) goes with any take-back.
                 run(
                     "DELETE FROM faqbot_ratings WHERE interaction_id = ? AND rater = ?"
-                    + (" AND given_by = ?" if given_by is not None else ""),
+                    + (" AND (given_by = ? OR given_by IS NULL)" if given_by is not None else ""),
                     (row[0], rater) + ((given_by,) if given_by is not None else ()),
                 )
             else:
@@ -286,7 +292,7 @@ class SqlStore:
         return True
 
     def take_back_ratings(self, platform: str, given_by: Sequence[str]) -> int:
-        ids = [clean_id(i) for i in given_by]
+        ids = [self._source_key(platform, i) for i in given_by]
         if not ids:
             return 0
         with self._transaction(write=True) as run:

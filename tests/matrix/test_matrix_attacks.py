@@ -457,3 +457,28 @@ async def test_reactions_and_redactions_sent_in_another_room_act_on_no_answer_of
     await member.react(room, answer, "🗑️")
     await member.wait_redacted(room, answer)
     await eventually(lambda: counts(bot)["reset-password"].removed == 1, "the asker's removal")
+
+
+async def test_a_redaction_of_a_members_reaction_sent_by_someone_else_leaves_their_rating(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    """Synapse refuses its own users a redaction of another's event, but accepts one from a
+    member of another homeserver and passes it on, applying it only where that server may (its
+    own users' events): the member's 👍 still shows, and their rating stands."""
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    member, bystander = people.member, await make_member(synapse)
+    answer = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
+    thumbs_up = await member.react(room, answer, "👍")
+    await eventually(lambda: counts(bot)["reset-password"].helpful == 1, "the member's 👍")
+    assert isinstance(await bystander.client.room_redact(room, thumbs_up), RoomRedactError)
+
+    troll = {"type": "m.room.redaction", "sender": "@troll:hostile.example", "redacts": thumbs_up, "content": {}}
+    await delivered_over_federation(bot, room, [{"event_id": "$troll-1", **troll}])
+    await sentinel(member, bot, room)
+    await asyncio.sleep(0.3)
+    assert counts(bot)["reset-password"].helpful == 1
+
+    await member.redact(room, thumbs_up)  # their own redaction takes it back
+    await eventually(lambda: counts(bot)["reset-password"].helpful == 0, "the 👍 taken back by its member")

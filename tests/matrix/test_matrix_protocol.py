@@ -34,6 +34,7 @@ from faqbot.platforms.matrix_protocol import (
     permalink,
     privileged_creators,
     question_text,
+    rating_source,
     replied_message,
     reply_content,
     said_to_someone_else,
@@ -51,6 +52,8 @@ from faqbot.platforms.matrix_state import (
 from faqbot.responder import RepliedMessage, Reply, ReplyKind
 from faqbot.settings import SettingsError, load_settings
 from faqbot.sources.model import Entry
+from faqbot.store import Identity, Interaction, RecordOutcome
+from faqbot.store.sqlite_store import SQLiteStore
 
 BOT = BotIdentity("@faqbot:example.org", frozenset({"faqbot", "FAQ Bot"}))
 
@@ -500,3 +503,32 @@ def test_sessions_old_and_new() -> None:
             Session.from_json(bad)
     with pytest.raises(ValueError):
         Session.from_json({"user_id": "@b:x", "device_id": "D", "pickle_key": ""})
+
+
+def test_each_reaction_is_its_own_rating_source_whatever_its_room_and_event_ids_hold(tmp_path: Path) -> None:
+    """A federated server names its rooms and events: a room id of 240 characters, an event id
+    with a NUL or a lone surrogate. Cut or cleaned as the store keeps ids, two reactions there
+    would be one source, and redacting any message in that room would take back every rating."""
+    long_room = "!" + "r" * 224 + ":" + "hostile.example" * 2
+    rooms_and_ids = [
+        (long_room, "$a"),
+        (long_room, "$b"),
+        ("!room:x", "$c\x00"),
+        ("!room:x", "$c"),
+        ("!room:x", "$\ud800"),
+        ("!room:x", "$\ud801"),
+        ("!room:x $d", "$e"),
+        ("!room:x", "$d $e"),
+    ]
+    sender = "@member:x"
+    store = SQLiteStore(tmp_path / "faqbot.sqlite3", identity=Identity(tmp_path))
+    store.prepare()
+    store.record_interaction(
+        Interaction("matrix", "!room:x", "who pays", RecordOutcome.ANSWERED, False, reply_id="$answer")
+    )
+    for n, (room_id, event_id) in enumerate(rooms_and_ids):
+        assert store.rate("matrix", "$answer", f"@m{n}:x", True, given_by=rating_source(room_id, event_id, sender))
+    for room_id, event_id in rooms_and_ids:
+        assert store.take_back_ratings("matrix", [rating_source(room_id, event_id, "@stranger:hostile")]) == 0
+        assert store.take_back_ratings("matrix", [rating_source(room_id, event_id, sender)]) == 1
+    store.close()

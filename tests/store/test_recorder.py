@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -168,6 +169,44 @@ def test_a_storm_of_redactions_joins_one_waiting_write_and_drops_no_record(
     assert recorder.flush(10)
     assert raw_rows(str(store_path), "faqbot_ratings") == []  # the 👍 taken back
     assert len(raw_rows(str(store_path), "faqbot_interactions")) == 2
+
+
+def test_a_reaction_given_and_redacted_while_a_take_back_waits_is_taken_back_in_order(
+    store_path: Path, locked: sqlite3.Connection, make_recorder: Callable[..., BackgroundRecorder]
+) -> None:
+    """A redaction joins a waiting take-back only when that write is the last one queued: joining
+    one queued before the 👍 it takes back would delete nothing, and the 👍 would stand."""
+    recorder = make_recorder(sqlite_opener(store_path))
+    assert recorder.record(question("who pays", reply_id="$answer", entry_id="funding", outcome=RecordOutcome.ANSWERED))
+    assert recorder.take_back_rating("matrix", "$someone-elses-message")  # waits: the store is locked
+    assert recorder.rate("matrix", "$answer", "@a:x", True, given_by="$up")
+    assert recorder.take_back_rating("matrix", "$up")  # the member took their 👍 back at once
+    locked.execute("ROLLBACK")
+    assert recorder.flush(10)
+    assert raw_rows(str(store_path), "faqbot_ratings") == []
+
+
+def test_a_storm_of_long_redactions_while_the_store_is_down_holds_bounded_memory(
+    store_path: Path, locked: sqlite3.Connection, make_recorder: Callable[..., BackgroundRecorder]
+) -> None:
+    """A federated server's redaction names any text as the redacted event (up to an event's
+    64 KB): a waiting take-back keeps it cut as the store would, and at most `take_back_capacity`
+    wait; more are dropped and counted, and members' questions still have their queue."""
+    recorder = make_recorder(sqlite_opener(store_path), capacity=10, take_back_capacity=1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        storm = [recorder.take_back_rating("matrix", f"$spam-{n}-" + "x" * 60_000) for n in range(2000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4_000_000, f"{held} bytes held for 2,000 take-backs"
+    assert storm.count(True) == 1000 and recorder.dropped == 1000
+    assert recorder.record(question("still recorded"))
+    locked.execute("ROLLBACK")
+    assert recorder.flush(10)
+    assert len(raw_rows(str(store_path), "faqbot_interactions")) == 1
+    assert recorder.take_back_rating("matrix", "$after-the-storm")  # room again once written
 
 
 def test_a_record_the_store_refuses_is_dropped_and_the_rest_go_through(

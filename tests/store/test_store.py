@@ -98,6 +98,32 @@ def test_a_reaction_taken_back_takes_back_only_the_rating_it_gave(make_store: Ca
     assert (counts.helpful, counts.unhelpful) == (0, 0)
 
 
+def test_a_rating_given_before_sources_were_kept_is_taken_back_by_its_reaction(
+    make_store: Callable[..., SqlStore],
+) -> None:
+    """A 👍 rated by a release before schema 4 has no `given_by`: removing it after the upgrade
+    still takes it back, or every rating older than the upgrade would stand for good."""
+    store = make_store()
+    store.record_interaction(asked("do you block threads", reply_id="r-1", entry_id="threads"))
+    store.rate("discord", "r-1", "u-1", helpful=True)  # as the old release wrote it: no given_by
+    store.rate("discord", "r-1", "u-1", helpful=None, given_by="👍")
+    [counts] = store.entry_counts()
+    assert (counts.helpful, counts.unhelpful) == (0, 0)
+
+
+def test_what_gave_a_rating_is_kept_keyed_so_it_does_not_name_the_rater(
+    make_store: Callable[..., SqlStore], store_target: str
+) -> None:
+    """A reaction's id is public in its room with its sender: kept plain, it would tie a rating's
+    keyed hash (the same one that keys who asked) back to the member."""
+    store = make_store()
+    store.record_interaction(asked("who pays", platform="matrix", reply_id="$answer", entry_id="funding"))
+    store.rate("matrix", "$answer", "@a:x", helpful=True, given_by="$their-reaction")
+    [(_, _, _, _, given_by)] = raw_rows(store_target, "faqbot_ratings")
+    assert given_by and "their-reaction" not in given_by
+    assert store.take_back_ratings("matrix", ["$their-reaction"]) == 1
+
+
 def test_a_redacted_reaction_takes_back_its_rating_by_its_id_alone(make_store: Callable[..., SqlStore]) -> None:
     """A Matrix redaction names only the redacted event: the store finds the rating it gave, if any."""
     store = make_store()
