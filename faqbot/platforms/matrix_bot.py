@@ -47,7 +47,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -830,7 +830,7 @@ class MatrixBot:
     async def _replied(self, room: MatrixRoom, event_id: str) -> RepliedMessage:
         """The message a reply points at, from that event itself (Matrix dropped reply
         fallbacks, and a fallback says whatever its sender typed)."""
-        if self._state.answer(event_id, room.room_id) is not None:
+        if await self._our_answer(room, event_id) is not None:
             return RepliedMessage(event_id, None, self.user_id, from_bot=True)
         seen = await self._lookup(room, event_id)
         return RepliedMessage(event_id, seen.text, seen.sender, from_bot=seen.sender == self.user_id)
@@ -892,7 +892,7 @@ class MatrixBot:
         "" when the post's author cannot be told (then only moderators get answers there)."""
         root = content.thread_root
         if root is None and replied is not None:
-            answer = self._state.answer(replied.message_id, room.room_id) if replied.from_bot else None
+            answer = await self._our_answer(room, replied.message_id) if replied.from_bot else None
             if answer is None or answer.post_id is None:
                 return replied.author_id or ""
             root = answer.post_id
@@ -1023,6 +1023,20 @@ class MatrixBot:
 
     # -- reactions and redactions --------------------------------------------------------
 
+    async def _our_answer(self, room: MatrixRoom, event_id: str) -> SentAnswer | None:
+        """One of the bot's latest answers, if `event_id` is one in `room`. A state file from before
+        answers kept their room says nothing of where they are: asked once of the homeserver (an
+        event is fetched from the room it is in only), then remembered."""
+        answer = self._state.answer(event_id, room.room_id)
+        if answer is None or answer.room_id is not None:
+            return answer
+        if (await self._lookup(room, event_id)).sender != self.user_id:
+            return None
+        placed = replace(answer, room_id=room.room_id)
+        self._state.sent_answer(event_id, placed)
+        self._keeper.changed()
+        return placed
+
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         """👍 / 👎 on one of the bot's answers rate it; 🗑️ on a passive one removes it (by its
         asker or a moderator); ✅ / 🙋 on a help post's answer: solved, or a human please."""
@@ -1035,7 +1049,7 @@ class MatrixBot:
             reaction = Reaction.read(event.source.get("content"))
             if reaction is None or reaction.feedback is None:
                 return
-            answer = self._state.answer(reaction.target, room.room_id)
+            answer = await self._our_answer(room, reaction.target)
             if answer is not None:
                 self._spawn(self._react(room, event.event_id, event.sender, reaction, answer))
         except Exception:
@@ -1097,13 +1111,22 @@ class MatrixBot:
         try:
             if event.sender == self.user_id or event.server_timestamp < self.started_at_ms:
                 return
-            redacted = event.redacts
-            self._seen.pop(redacted, None)  # deleted words are not taught
-            self.bot.reaction_redacted(rating_source(room.room_id, redacted, event.sender))  # the store knows
-            pending = self._pending_posts.pop(redacted, None)
-            if pending is not None and pending.task is not None:
-                pending.task.cancel()
-            if self._state.answer(redacted, room.room_id) is not None:
+            redacted, sender = event.redacts, event.sender
+            # A member of another homeserver can send a redaction of any event, which Synapse passes
+            # on and applies only if its sender may redact that event. So it counts only as far as its
+            # sender could: their own reaction's rating, their own help post, a moderator's removal.
+            self._seen.pop(redacted, None)  # deleted words are not taught (forgetting is always safe)
+            self.bot.reaction_redacted(rating_source(room.room_id, redacted, sender))  # the store knows
+            pending = self._pending_posts.get(redacted)
+            if (
+                pending is not None
+                and pending.room.room_id == room.room_id
+                and (sender == pending.author or self._is_moderator(room, sender))
+            ):
+                del self._pending_posts[redacted]
+                if pending.task is not None:
+                    pending.task.cancel()
+            if self._is_moderator(room, sender) and await self._our_answer(room, redacted) is not None:
                 self._removed(redacted)
         except Exception:
             logger.exception("could not handle the redaction %s in %s", event.event_id, room.room_id)

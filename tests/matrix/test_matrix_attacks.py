@@ -29,6 +29,7 @@ from nio import (
 
 from faqbot.flood_control import HELP_POSTS_WAITING_PER_POSTER
 from faqbot.platforms.matrix_bot import MatrixBot
+from faqbot.platforms.matrix_state import STATE_FILE
 from tests.matrix.conftest import MakeMember, Member, RunBot, sentinel, stop_bot, token_environment, wait_until
 from tests.matrix.synapse_server import SynapseServer
 from tests.matrix.test_matrix_community import (
@@ -482,3 +483,69 @@ async def test_a_redaction_of_a_members_reaction_sent_by_someone_else_leaves_the
 
     await member.redact(room, thumbs_up)  # their own redaction takes it back
     await eventually(lambda: counts(bot)["reset-password"].helpful == 0, "the 👍 taken back by its member")
+
+
+async def test_a_redaction_from_someone_who_may_not_redact_removes_no_answer_and_withdraws_no_help_post(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    """A redaction passed on from another homeserver counts only as far as its sender could redact:
+    a member's redaction of the bot's answer is no removal (the answer still shows), and someone
+    else's redaction of a new help post does not withdraw it."""
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    settings = {"FAQBOT_MATRIX_HELP_ROOMS": room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "3"}
+    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,), **settings)
+    member = people.member
+    post = await member.send(room, "How do I reset my password?")
+    await sentinel(people.moderator, bot, room)  # the bot has the post, waiting out its grace period
+    troll = {"type": "m.room.redaction", "sender": "@troll:hostile.example", "content": {}}
+    await delivered_over_federation(bot, room, [{"event_id": "$troll-1", "redacts": post, **troll}])
+    answer = (await member.reply_to(post, bot.user_id)).event_id  # the post was answered all the same
+
+    await delivered_over_federation(bot, room, [{"event_id": "$troll-2", "redacts": answer, **troll}])
+    await sentinel(people.moderator, bot, room)
+    await asyncio.sleep(0.3)
+    assert counts(bot)["reset-password"].removed == 0
+    await people.moderator.redact(room, answer)  # a moderator's redaction is a removal
+    await eventually(lambda: counts(bot)["reset-password"].removed == 1, "the moderator's removal")
+
+
+async def test_answers_in_a_state_file_from_before_rooms_were_kept_are_confirmed_in_their_room(
+    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
+) -> None:
+    """After an upgrade the state file's answers say nothing of their room: a 🗑️ passed on from
+    another room is checked with the homeserver (which fetches an event from its own room only)
+    and acts on nothing; the asker's 🗑️ in the answer's room still removes it."""
+    people = await make_people(synapse, make_member)
+    room = await community_room(people)
+    state = tmp_path / "state"
+    bot, env = await start_bot(synapse, run_bot, people, state, (room,))
+    stranger = await make_member(synapse)
+    own = await own_room_with_bot(stranger, bot)
+    member = people.member
+    answer = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
+    await stop_bot(bot)
+    state_file = state / STATE_FILE
+    data = json.loads(state_file.read_text())
+    assert [answer, "passive", None, room] in data["answers"]
+    data["answers"] = [entry[:3] for entry in data["answers"]]  # as the release before wrote them
+    state_file.write_text(json.dumps(data))
+    bot = await run_bot(env)
+
+    far = [
+        {
+            "type": "m.reaction",
+            "event_id": f"$far-{number}",
+            "sender": stranger.user_id,
+            "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": answer, "key": key}},
+        }
+        for number, key in enumerate(("🗑️", "👍"))
+    ]
+    await delivered_over_federation(bot, own, far)
+    await sentinel(stranger, bot, own)
+    await asyncio.sleep(0.3)
+    assert not await member.is_redacted(room, answer)
+    assert counts(bot)["reset-password"].helpful == 0
+    await member.react(room, answer, "🗑️")
+    await member.wait_redacted(room, answer)
+    await eventually(lambda: counts(bot)["reset-password"].removed == 1, "the asker's removal")
