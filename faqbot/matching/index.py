@@ -1,6 +1,6 @@
 """The match index: which entries a question is about, each with a score in [0, 1].
 
-Two kinds of evidence, kept apart on purpose:
+Evidence of three kinds, kept apart on purpose:
 - *phrasings* (titles, questions, alternates, FAQ-list links) are what moderators
   vouch for as ways of asking; a question is compared to each with an IDF-weighted
   cosine, so rare, distinctive words ("threads", "bluesky") decide and common ones
@@ -8,9 +8,14 @@ Two kinds of evidence, kept apart on purpose:
   single phrasing with its *centroid* (the mean of all its phrasings), so an entry
   that many phrasings agree on beats one that a single phrasing happens to echo;
 - *text* (the page or section body) is supporting evidence, scored as the share of
-  the question's distinctive words it contains, with BM25-style saturation.
-A score leans on phrasings: text alone can lift an entry to at most `TEXT_WEIGHT`.
-A phrasing typed verbatim gives its entry a phrasing score of 1.
+  the question's distinctive words it contains, with BM25-style saturation. The
+  entry's *word score* leans on phrasings: text alone lifts it to at most `TEXT_WEIGHT`;
+- *coverage*: the share of the question's distinctive words (IDF mass) the entry holds
+  in any of its texts. It can only lower a score: a heading that echoes one word of a
+  question ("Brand Accounts" under moderation) wins a phrasing score, but an entry that
+  holds few of the question's words is doubtful, while holding them all proves nothing
+  (see `COVERAGE_WEIGHT`).
+A phrasing typed verbatim gives its entry a score of 1.
 Typos are repaired against the index's own vocabulary with rapidfuzz.
 
 With a semantic source (the sentence encoder, `matchers.load_matcher`) a semantic
@@ -55,10 +60,16 @@ SEMANTIC_ONLY_FLOOR = 0.3  # an entry found by meaning alone must be at least th
 # An entry's semantic score blends (weights, normalised): the closer of its phrasings' centroid and its
 # closest text sentence ("mix"); its single closest text, phrasing or sentence ("nearest"); and for a
 # section, its page's mix ("page": what the whole page is about, so a heading echoing a word of the
-# question does not win alone). Fitted by bench/tune.py --ranking on dev top-1.
+# question does not win alone). Chosen on dev top-1 (bench/FINDINGS.md).
 SEMANTIC_MIX = 1.0
 SEMANTIC_NEAREST = 1.0
 SEMANTIC_PAGE = 0.0
+# An entry's score is the weighted mean of its word score (weight 1) and its semantic score (the source's
+# `semantic_weight`); when its coverage is lower than that, the coverage joins the mean with this weight.
+# Not for an entry without a body (an intent known only by its phrasings, a page whose text is all in its
+# sections): the union of many phrasings' words says little, each phrasing being scored on its own
+# already (with it, CLINC150 val top-1 fell). Chosen on vmst.io dev top-1 (bench/FINDINGS.md, issue 12).
+COVERAGE_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -94,13 +105,12 @@ class _Lexical(WordEvidence):
     """The word-based scores of every entry that shares a term with the question, kept for its ranking."""
 
     has_terms: bool
-    content: dict[str, float]  # the question's distinctive terms, with their weights
-    content_mass: float
     known: float
     phrasing_match: dict[int, tuple[float, int]]  # entry -> (best phrasing's dot product, that phrasing)
     phrasing_scores: dict[int, float]
     text_shares: dict[int, float]
     lexical: dict[int, float]
+    coverages: dict[int, float]  # entry -> its `Candidate.coverage`
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ class MatchIndex:
         self._phrasing_question_words: list[dict[str, float]] = []
         self._centroid_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._text_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._entry_terms: list[frozenset[str]] = []
+        self._has_body: list[bool] = []
         self._surface_words: dict[str, str] = {}
         self._typo_cache: dict[str, tuple[str, float] | None] = {}
         self._last_lexical: _Lexical | None = None
@@ -175,7 +185,7 @@ class MatchIndex:
                     counts[term] += 1
                     self._surface_words.setdefault(word, term)
             entry_terms.append(counts)
-            self._entry_terms.append(frozenset(t for t in counts if t not in QUESTION_WORDS))
+            self._has_body.append(bool(entry.body.strip()))
             for term in counts:
                 document_frequency[term] += 1
         n = max(1, len(self.entries))
@@ -363,6 +373,7 @@ class MatchIndex:
                 text_scores[entry_number] += query_weight * saturation
                 held[entry_number] += query_weight
         text_shares = {e: min(1.0, score / text_mass) for e, score in text_scores.items()} if text_mass else {}
+        coverages = {e: h / content_mass for e, h in held.items()} if content_mass else {}
 
         lexical: dict[int, float] = {}
         for entry_number in set(phrasing_scores) | set(text_scores):
@@ -373,16 +384,15 @@ class MatchIndex:
         return _Lexical(
             question,
             word_contrast=self._words.mean(t for t in content),
-            best_coverage=max(held.values()) / content_mass if held else 0.0,
+            best_coverage=max(coverages.values(), default=0.0),
             best_phrasing=min(1.0, max(phrasing_scores.values(), default=0.0)),
             has_terms=bool(terms),
-            content=content,
-            content_mass=content_mass,
             known=known,
             phrasing_match=best_phrasing,
             phrasing_scores=phrasing_scores,
             text_shares=text_shares,
             lexical=lexical,
+            coverages=coverages,
         )
 
     def rank(self, question: str, limit: int = 10, contrast_from: float = 0.0) -> list[Candidate]:
@@ -396,24 +406,28 @@ class MatchIndex:
             return []
         found = self._semantic.scores(question) if self._semantic is not None else None
         semantic = self._semantic_blend(found) if found is not None else None
-        content, content_mass = words_say.content, words_say.content_mass
         phrasing_scores, text_shares, lexical = words_say.phrasing_scores, words_say.text_shares, words_say.lexical
         best_phrasing = words_say.phrasing_match
+        coverages, has_body = words_say.coverages, self._has_body
+        found_by_meaning: list[int] = []
+        weight = 0.0  # of the semantic score, beside the word score's 1
         if semantic is not None:
-            weight = self._vectors.semantic_weight  # score = (lexical + w * semantic) / (1 + w)
+            weight = self._vectors.semantic_weight
             # Entries without lexical evidence can only rank by semantics: the leaders suffice.
             top = max(limit, 2)
             leaders = np.argpartition(-semantic, top)[:top] if top < len(semantic) else range(len(semantic))
             found_by_meaning = [int(e) for e in leaders if semantic[e] >= SEMANTIC_ONLY_FLOOR]
-            combined = {
-                e: (lexical.get(e, 0.0) + weight * max(0.0, float(semantic[e]))) / (1 + weight)
-                for e in (*lexical, *found_by_meaning)
-            }
-            for e, phrasing_score in phrasing_scores.items():
-                if phrasing_score >= 1.0:  # a phrasing typed verbatim: nothing is closer to a moderator's words
-                    combined[e] = 1.0
-        else:
-            combined = lexical
+        combined = {}
+        for e in (*lexical, *found_by_meaning):
+            meaning = weight * max(0.0, float(semantic[e])) if semantic is not None else 0.0
+            score = (lexical.get(e, 0.0) + meaning) / (1 + weight)
+            coverage = coverages.get(e, 0.0)
+            if has_body[e] and coverage < score:  # it holds few of the question's words: doubtful
+                score = ((1 + weight) * score + COVERAGE_WEIGHT * coverage) / (1 + weight + COVERAGE_WEIGHT)
+            combined[e] = score
+        for e, phrasing_score in phrasing_scores.items():
+            if phrasing_score >= 1.0:  # a phrasing typed verbatim: nothing is closer to a moderator's words
+                combined[e] = 1.0
         key = combined.__getitem__
         order = heapq.nsmallest(
             max(limit, 2), (e for e, s in combined.items() if s > 0), key=lambda e: (-key(e), self.entries[e].id)
@@ -427,8 +441,7 @@ class MatchIndex:
                 rival = min(1.0, combined[order[1]]) if len(order) > 1 else 0.0
             else:
                 rival = min(1.0, combined[order[0]])
-            vocabulary = self._entry_terms[entry_number]
-            coverage = sum(w for t, w in content.items() if t in vocabulary) / content_mass if content_mass else 0.0
+            coverage = coverages.get(entry_number, 0.0)
             evidence = (
                 self.entries[entry_number],
                 score,

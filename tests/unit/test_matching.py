@@ -8,10 +8,12 @@ import pytest
 from faqbot.evaluation import LabelledQuestion, evaluate
 from faqbot.matching.calibration import LEXICAL, Thresholds
 from faqbot.matching.decision import Mode, Outcome, decide
-from faqbot.matching.index import MatchIndex
+from faqbot.matching.index import TEXT_WEIGHT, MatchIndex
 from faqbot.matching.text import addressee, looks_like_question, words
 from faqbot.sources.loader import load_knowledge
 from faqbot.sources.model import Knowledge
+
+from .conftest import write_tree
 
 
 def best_id(knowledge: Knowledge, question: str) -> str | None:
@@ -248,6 +250,63 @@ def test_the_optional_sentence_encoder_matches_by_meaning(small_knowledge: Knowl
     assert ranked[0].entry.id == "funding"
     assert all(0.0 <= c.score <= 1.0 and 0.0 <= c.confidence <= 1.0 for c in ranked)
     assert index.rank("do you block threads")[0].entry.id == "threads"
+
+
+HEADING_ECHO_DOCS = {
+    "about/moderation.md": """\
+        # Moderation
+
+        How the moderators handle reports from members and from other servers.
+
+        ## Fan Accounts
+
+        Reports about them reach the moderators, who look at the profile and the recent posts before acting.
+
+        ## Appeals
+
+        A suspended member may appeal once, by email, within thirty days.
+        """,
+    "rules/brands.md": """\
+        # Brands and organisations
+
+        A company may have an official presence here when it is verified.
+        Anyone may run an unofficial tribute to a company or product if its profile says it is unofficial.
+        """,
+    "about/search.md": """\
+        # Search
+
+        Full-text search covers posts of members who opted in.
+        """,
+}
+
+
+@pytest.mark.parametrize(
+    ("matcher", "question"),
+    [
+        ("lexical", "can I run an unofficial tribute account for a product?"),
+        ("encoder", "may I run a fan account as an unofficial tribute to a product?"),
+    ],
+)
+def test_a_heading_that_echoes_the_question_loses_to_the_text_that_answers_it(
+    tmp_path: Path, matcher: str, question: str
+) -> None:
+    """The heading "Fan Accounts" under moderation echoes words of the question; the brands page
+    holds the rest of them ("run", "unofficial", "tribute", "product") and is the answer."""
+    from faqbot.matching.matchers import load_matcher
+
+    knowledge = load_knowledge([write_tree(tmp_path, HEADING_ECHO_DOCS)], base_url="https://docs.example.org")
+    ranked = MatchIndex(knowledge.entries, vectors=load_matcher(matcher)).rank(question)
+    assert [c.entry.route for c in ranked[:2]] == ["/rules/brands", "/about/moderation#fan-accounts"]
+
+
+def test_an_entry_without_a_body_is_scored_by_the_evidence_it_has(tmp_path: Path) -> None:
+    """A page whose text is all in its sections (or an intent known only by its phrasings) has no
+    body to cover the question: its score is its word score, not lowered by a coverage of its titles alone."""
+    docs = {"infrastructure.md": "# Infrastructure\n\n## Databases\n\nPostgreSQL runs on managed servers.\n"}
+    knowledge = load_knowledge([write_tree(tmp_path, docs)], base_url="https://docs.example.org")
+    page = next(c for c in MatchIndex(knowledge.entries).rank("infrastructure overview") if c.entry.kind == "page")
+    words_score = max(page.phrasing_score, (1 - TEXT_WEIGHT) * page.phrasing_score + TEXT_WEIGHT * page.text_score)
+    assert not page.entry.body.strip() and page.score == pytest.approx(words_score) and page.score > 0
 
 
 # Cosine similarities from the original all-MiniLM-L6-v2 (sentence-transformers, PyTorch, float32).
