@@ -47,7 +47,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -1032,7 +1032,7 @@ class MatrixBot:
             return answer
         if (await self._lookup(room, event_id)).sender != self.user_id:
             return None
-        placed = replace(answer, room_id=room.room_id)
+        placed = dataclasses.replace(answer, room_id=room.room_id)
         self._state.sent_answer(event_id, placed)
         self._keeper.changed()
         return placed
@@ -1049,18 +1049,18 @@ class MatrixBot:
             reaction = Reaction.read(event.source.get("content"))
             if reaction is None or reaction.feedback is None:
                 return
-            answer = await self._our_answer(room, reaction.target)
-            if answer is not None:
-                self._spawn(self._react(room, event.event_id, event.sender, reaction, answer))
+            if self._state.answer(reaction.target, room.room_id) is not None:  # confirmed off the sync loop
+                self._spawn(self._react(room, event.event_id, event.sender, reaction))
         except Exception:
             logger.exception("could not handle the reaction %s in %s", event.event_id, room.room_id)
 
-    async def _react(
-        self, room: MatrixRoom, reaction_id: str, sender: str, reaction: Reaction, answer: SentAnswer
-    ) -> None:
+    async def _react(self, room: MatrixRoom, reaction_id: str, sender: str, reaction: Reaction) -> None:
         feedback, reply_id = reaction.feedback, reaction.target
         source = rating_source(room.room_id, reaction_id, sender)  # its redaction takes back its rating, restarts too
         try:
+            answer = await self._our_answer(room, reply_id)
+            if answer is None:
+                return
             if feedback in (Feedback.HELPFUL, Feedback.UNHELPFUL):
                 self.bot.rated(reply_id, sender, feedback is Feedback.HELPFUL, given_by=source)
             elif feedback is Feedback.REMOVE and answer.kind is AnswerKind.PASSIVE:
@@ -1126,10 +1126,20 @@ class MatrixBot:
                 del self._pending_posts[redacted]
                 if pending.task is not None:
                     pending.task.cancel()
-            if self._is_moderator(room, sender) and await self._our_answer(room, redacted) is not None:
-                self._removed(redacted)
+            if self._is_moderator(room, sender) and self._state.answer(redacted, room.room_id) is not None:
+                self._spawn(self._redacted_answer(room, redacted))  # confirmed off the sync loop
         except Exception:
             logger.exception("could not handle the redaction %s in %s", event.event_id, room.room_id)
+
+    async def _redacted_answer(self, room: MatrixRoom, reply_id: str) -> None:
+        """A moderator redacted one of the bot's answers by hand: a removal."""
+        try:
+            if await self._our_answer(room, reply_id) is not None:
+                self._removed(reply_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("could not record the removal of %s in %s", reply_id, room.room_id)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         """Join when an allowed user or server invites; otherwise decline the invite."""
