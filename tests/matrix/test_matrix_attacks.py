@@ -59,11 +59,19 @@ def second_token(server: SynapseServer, user_id: str, password: str) -> str:
 
 
 async def community_with_bot(
-    synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path, **settings: str
+    synapse: SynapseServer,
+    run_bot: RunBot,
+    make_member: MakeMember,
+    tmp_path: Path,
+    help_grace: str | None = None,
+    **settings: str,
 ) -> tuple[People, str, MatrixBot]:
-    """The owner's community room with a moderator, a member, a bystander and the bot."""
+    """The owner's community room with a moderator, a member, a bystander and the bot; a help
+    room with that grace period when `help_grace` is given."""
     people = await make_people(synapse, make_member)
     room = await community_room(people)
+    if help_grace is not None:
+        settings = {"FAQBOT_MATRIX_HELP_ROOMS": room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": help_grace, **settings}
     bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,), **settings)
     return people, room, bot
 
@@ -74,9 +82,7 @@ async def community_with_bot(
 async def test_a_correction_pointing_at_another_rooms_message_teaches_nothing_and_stays_in_its_room(
     synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
 ) -> None:
-    people = await make_people(synapse, make_member)
-    room = await community_room(people)
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
     member, bystander = people.member, people.bystander
     # The member's words in the community room: the bot sees them and answers nothing.
     words = await member.send(room, LOCKED_OUT)
@@ -193,10 +199,7 @@ async def test_a_member_named_like_a_moderator_or_a_demoted_moderator_has_no_mod
 async def test_a_help_post_edited_by_someone_else_keeps_its_posters_words(
     synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
 ) -> None:
-    people = await make_people(synapse, make_member)
-    help_room = await community_room(people)
-    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "1"}
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    people, help_room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path, help_grace="1")
     member, bystander = people.member, people.bystander
     post = await member.send(help_room, "How do I reset my password?")
     await bystander.send(  # Synapse takes an edit of another's event; clients show it as not an edit
@@ -365,10 +368,7 @@ async def own_room_with_bot(member: Member, bot: MatrixBot, encrypted: bool = Fa
 async def test_a_moderator_of_another_room_replying_to_a_help_post_does_not_silence_it(
     synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
 ) -> None:
-    people = await make_people(synapse, make_member)
-    help_room = await community_room(people)
-    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "1.5"}
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    people, help_room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path, help_grace="1.5")
     stranger = await make_member(synapse)
     own = await own_room_with_bot(stranger, bot)
     post = await people.member.send(help_room, "How do I reset my password?")
@@ -381,10 +381,7 @@ async def test_a_moderator_of_another_room_replying_to_a_help_post_does_not_sile
 async def test_a_redacted_solved_takes_its_helpful_rating_back(
     synapse: SynapseServer, run_bot: RunBot, make_member: MakeMember, tmp_path: Path
 ) -> None:
-    people = await make_people(synapse, make_member)
-    help_room = await community_room(people)
-    settings = {"FAQBOT_MATRIX_HELP_ROOMS": help_room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "0.2"}
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (help_room,), **settings)
+    people, help_room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path, help_grace="0.2")
     member = people.member
     post = await member.send(help_room, "How do I report a post?")
     answer = (await member.reply_to(post, bot.user_id)).event_id
@@ -417,9 +414,7 @@ async def test_reactions_and_redactions_sent_in_another_room_act_on_no_answer_of
     """Event ids name events across rooms, and whoever makes a room is its moderator. A 🗑️, a 👍
     or a redaction in a stranger's own room pointing at an answer in the community room must
     neither remove, rate nor make the bot forget that answer."""
-    people = await make_people(synapse, make_member)
-    room = await community_room(people)
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
     stranger = await make_member(synapse)
     own = await own_room_with_bot(stranger, bot)
     member = people.member
@@ -466,9 +461,7 @@ async def test_a_redaction_of_a_members_reaction_sent_by_someone_else_leaves_the
     """Synapse refuses its own users a redaction of another's event, but accepts one from a
     member of another homeserver and passes it on, applying it only where that server may (its
     own users' events): the member's 👍 still shows, and their rating stands."""
-    people = await make_people(synapse, make_member)
-    room = await community_room(people)
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,))
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path)
     member, bystander = people.member, await make_member(synapse)
     answer = (await member.reply_to(await member.send(room, "How do I reset my password?"), bot.user_id)).event_id
     thumbs_up = await member.react(room, answer, "👍")
@@ -491,10 +484,7 @@ async def test_a_redaction_from_someone_who_may_not_redact_removes_no_answer_and
     """A redaction passed on from another homeserver counts only as far as its sender could redact:
     a member's redaction of the bot's answer is no removal (the answer still shows), and someone
     else's redaction of a new help post does not withdraw it."""
-    people = await make_people(synapse, make_member)
-    room = await community_room(people)
-    settings = {"FAQBOT_MATRIX_HELP_ROOMS": room, "FAQBOT_CHAT_HELP_GRACE_SECONDS": "3"}
-    bot, _ = await start_bot(synapse, run_bot, people, tmp_path / "state", (room,), **settings)
+    people, room, bot = await community_with_bot(synapse, run_bot, make_member, tmp_path, help_grace="3")
     member = people.member
     post = await member.send(room, "How do I reset my password?")
     await sentinel(people.moderator, bot, room)  # the bot has the post, waiting out its grace period
