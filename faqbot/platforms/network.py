@@ -50,8 +50,6 @@ def describe_network_error(url: str, error: BaseException, timeout: float | None
         if isinstance(cause, ConnectionRefusedError):
             return f"cannot reach {url}: connection refused (nothing listens on {host}:{error.port})"
         return f"cannot reach {url}: {_reason(cause)}"
-    if isinstance(error, aiohttp.ClientSSLError):
-        return f"cannot reach {url}: the TLS handshake failed (does {host} speak https on that port?)"
     if isinstance(error, aiohttp.ServerDisconnectedError):
         return f"{url} closed the connection without answering (plain http to an https port?)"
     if isinstance(error, aiohttp.WSServerHandshakeError):
