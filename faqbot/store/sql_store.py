@@ -270,7 +270,7 @@ class SqlStore:
     ) -> bool:
         rater = self._key(clean_id(platform) or "", user_id)
         at = self._clock() if at is None else at
-        given_by = self._source_key(platform, given_by)
+        source = self._source_key(platform, given_by)  # as the store keeps it: keyed
         with self._transaction(write=True) as run:
             row = self._reply_row(run, platform, reply_id)
             if row is None:
@@ -279,15 +279,15 @@ class SqlStore:
                 # A rating that names no source (given before schema 4, or by a button) goes with any take-back.
                 run(
                     "DELETE FROM faqbot_ratings WHERE interaction_id = ? AND rater = ?"
-                    + (" AND (given_by = ? OR given_by IS NULL)" if given_by is not None else ""),
-                    (row[0], rater) + ((given_by,) if given_by is not None else ()),
+                    + (" AND (given_by = ? OR given_by IS NULL)" if source is not None else ""),
+                    (row[0], rater) + ((source,) if source is not None else ()),
                 )
             else:
                 run(
                     "INSERT INTO faqbot_ratings (interaction_id, rater, helpful, at, given_by) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (interaction_id, rater) DO UPDATE"
                     " SET helpful = excluded.helpful, at = excluded.at, given_by = excluded.given_by",
-                    (row[0], rater, bool(helpful), at, given_by),
+                    (row[0], rater, bool(helpful), at, source),
                 )
         return True
 
