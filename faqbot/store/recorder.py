@@ -282,8 +282,10 @@ class BackgroundRecorder:
         if self._last_full_report is None or now - self._last_full_report >= self._report_every:
             self._last_full_report = now
             log.error(
-                "store: queue full (%d records waiting for the store); dropped %d records so far",
+                "store: queue full (%d writes waiting for the store, %d redactions' take-backs among them);"
+                " dropped %d records so far",
                 len(self._pending),
+                self._take_backs_waiting,
                 self.dropped,
             )
 
